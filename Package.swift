@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module map (see docs/architecture.md):
+//   pure logic, no I/O:   MuxSSHConfig, MuxSFTPWire, MuxDelta, MuxIgnore
+//   the C boundary + I/O: MuxTransport (libssh2 session thread, channels, SFTP client)
+//   sync jobs:            MuxSync (push, pull, watch, project file, state)
+//   front ends:           muxsync (CLI), muxsync-lab (private sshd + delaying proxy for demo/bench)
+//   test support:         MuxTestSupport (real sshd harness, TCP proxy)
+let package = Package(
+    name: "muxsync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "muxsync", targets: ["muxsync"]),
+        .executable(name: "muxsync-lab", targets: ["muxsync-lab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // MARK: C libraries (Debian: libssh2-1-dev, zlib1g-dev, libxxhash-dev)
+        .systemLibrary(name: "CLibSSH2", path: "CLibSSH2", pkgConfig: "libssh2",
+                       providers: [.apt(["libssh2-1-dev"]), .brew(["libssh2"])]),
+        .systemLibrary(name: "CZlib", path: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CXXHash", path: "CXXHash", pkgConfig: "libxxhash",
+                       providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
+
+        // MARK: Pure logic
+        .target(name: "MuxSSHConfig"),
+        .target(name: "MuxSFTPWire"),
+        .target(name: "MuxDelta", dependencies: ["CXXHash"]),
+        .target(name: "MuxIgnore"),
+
+        // MARK: I/O
+        .target(name: "MuxTransport", dependencies: [
+            "CLibSSH2", "MuxSSHConfig", "MuxSFTPWire",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "MuxSync", dependencies: [
+            "MuxTransport", "MuxDelta", "MuxIgnore", "CZlib",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+
+        // MARK: Front ends
+        .executableTarget(name: "muxsync", dependencies: [
+            "MuxSync", "MuxTransport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "muxsync-lab", dependencies: [
+            "MuxTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "muxsync-delta-bench", dependencies: ["MuxDelta"]),
+        .target(name: "MuxTestSupport"),
+
+        // MARK: Tests
+        .testTarget(name: "MuxSSHConfigTests", dependencies: ["MuxSSHConfig"]),
+        .testTarget(name: "MuxSFTPWireTests", dependencies: ["MuxSFTPWire"]),
+        .testTarget(name: "MuxDeltaTests", dependencies: ["MuxDelta"]),
+        .testTarget(name: "MuxIgnoreTests", dependencies: ["MuxIgnore"]),
+        .testTarget(name: "MuxTransportTests", dependencies: ["MuxTransport", "MuxTestSupport"]),
+        .testTarget(name: "MuxSyncTests", dependencies: ["MuxSync", "MuxTransport", "MuxTestSupport"]),
+    ]
+)
