@@ -1,0 +1,50 @@
+import Foundation
+import MuxSSHConfig
+
+// MARK: - From ssh_config to a connection target
+
+extension SSHTarget {
+    /// The target for a host resolved from ssh_config. `acceptNewHostKey`
+    /// (the `--accept-new` flag) accepts an unknown host key, never a changed one.
+    public init(resolved: ResolvedHost, acceptNewHostKey: Bool = false) throws {
+        if let jump = resolved.proxyJump {
+            throw TransportError(.connect, endpoint: "\(resolved.user)@\(resolved.hostName):\(resolved.port)",
+                                 "ssh config sets ProxyJump \(jump) for \(resolved.alias), which muxsync does not support yet",
+                                 hint: "forward a local port with `ssh -L PORT:\(resolved.hostName):\(resolved.port) \(jump)` "
+                                     + "and point a Host entry at 127.0.0.1 and that port")
+        }
+        if resolved.proxyCommand != nil {
+            throw TransportError(.connect, endpoint: "\(resolved.user)@\(resolved.hostName):\(resolved.port)",
+                                 "ssh config sets ProxyCommand for \(resolved.alias), which muxsync does not support yet",
+                                 hint: "use a forwarded local port (ssh -L) and a Host entry for it")
+        }
+        let policy: UnknownHostPolicy
+        switch resolved.strictHostKeyChecking {
+        case .no: policy = .acceptAny
+        case .acceptNew: policy = .acceptNew
+        default: policy = acceptNewHostKey ? .acceptNew : .refuse
+        }
+        // Default key files: the kinds libssh2 1.10 can sign with first (RSA last: it
+        // can only sign ssh-rsa/SHA-1), security-key and XMSS kinds dropped.
+        var identityFiles = resolved.identityFiles
+        if !resolved.identityFilesExplicit {
+            let rank: (String) -> Int = { path in
+                let name = (path as NSString).lastPathComponent
+                switch name {
+                case "id_ed25519": return 0
+                case "id_ecdsa": return 1
+                case "id_rsa": return 2
+                default: return 9
+                }
+            }
+            identityFiles = identityFiles.filter { rank($0) < 9 }.sorted { rank($0) < rank($1) }
+        }
+        self.init(alias: resolved.alias, hostName: resolved.hostName, port: resolved.port, user: resolved.user,
+                  identityFiles: identityFiles, identitiesOnly: resolved.identitiesOnly,
+                  knownHostsFiles: resolved.userKnownHostsFiles, unknownHostPolicy: policy,
+                  connectTimeout: .seconds(resolved.connectTimeout ?? 15),
+                  keepaliveInterval: .seconds(resolved.serverAliveInterval > 0 ? resolved.serverAliveInterval : 15),
+                  keepaliveCountMax: resolved.serverAliveCountMax, compression: resolved.compression)
+        self.knownHostsAlias = resolved.hostKeyAlias
+    }
+}
