@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+import MuxSFTPWire
+import MuxTransport
+
+// MARK: - push: make the remote directory hold exactly the local tree
+
+/// Choices for one push.
+public struct PushOptions: Sendable {
+    public var checksum = false
+    public var delete = false
+    public var maxDelete: Int?
+    public var dryRun = false
+    /// Files in flight at once across the pool (each costs about three round trips).
+    public var filesInFlight = 128
+    public init() {}
+}
+
+/// What a push did.
+public struct PushReport: Sendable {
+    public var plan = PushPlan()
+    public var filesSent = 0
+    public var bytesSent: UInt64 = 0
+    public var wireBytes: UInt64 = 0
+    public var deleted = 0
+    public var seconds = 0.0
+    public var warnings: [String] = []
+    public var failures: [String] = []
+
+    /// "sent 37 files, 1.2 MB (wire 1.3 MB), deleted 2, in 0.84 s".
+    public var summary: String {
+        var parts = ["sent \(HumanFormat.count(filesSent, "file")), \(HumanFormat.bytes(bytesSent)) (wire \(HumanFormat.bytes(wireBytes)))"]
+        if deleted > 0 { parts.append("deleted \(deleted)") }
+        var text = parts.joined(separator: ", ") + " in " + HumanFormat.duration(seconds)
+        if !failures.isEmpty { text += ", \(failures.count) failed" }
+        return text
+    }
+}
+
+/// One push of a local directory onto a remote one over an open SFTP pool.
+public struct PushJob: Sendable {
+    public let localRoot: String
+    public let remoteRoot: String
+    public let client: SFTPClient
+    public let options: PushOptions
+    public let isExcluded: @Sendable (String, Bool) -> Bool
+    public let progress: ProgressReporter
+    public let logger: Logger
+
+    public init(localRoot: String, remoteRoot: String, client: SFTPClient, options: PushOptions,
+                isExcluded: @escaping @Sendable (String, Bool) -> Bool, progress: ProgressReporter, logger: Logger) {
+        self.localRoot = localRoot
+        self.remoteRoot = remoteRoot
+        self.client = client
+        self.options = options
+        self.isExcluded = isExcluded
+        self.progress = progress
+        self.logger = logger
+    }
+
+    public func run() async throws -> PushReport {
+        let started = ContinuousClock.now
+        let wireBefore = client.session.wireStats
+        var report = PushReport()
+
+        // Scan both sides at once: the local walk is disk-bound, the remote one latency-bound.
+        let scanner = LocalScanner(root: localRoot, isExcluded: isExcluded)
+        async let localScan = Task.detached { try scanner.scan() }.value
+        let remoteScan = try await RemoteScanner(client: client, root: remoteRoot).scan(isExcluded: isExcluded)
+        let local = try await localScan
+        report.warnings = local.warnings + remoteScan.warnings
+
+        var planOptions = PushPlanOptions(checksum: options.checksum, delete: options.delete, maxDelete: options.maxDelete)
+        planOptions.isExcluded = isExcluded
+        var differing: Set<BytePath> = []
+        if options.checksum, let remote = remoteScan.tree {
+            differing = try await ContentComparer(client: client, localRoot: localRoot, remoteRoot: remoteRoot)
+                .differingFiles(local: local.tree, remote: remote)
+        }
+        let plan = try PushPlanner.plan(local: local.tree, remote: remoteScan.tree, options: planOptions,
+                                        contentDiffers: options.checksum ? { differing.contains(BytePath($0)) } : nil)
+        report.plan = plan
+
+        if options.dryRun {
+            if remoteScan.tree == nil { progress.printLine("would create \(remoteRoot)") }
+            for action in plan.actions { progress.printLine("would " + action.description) }
+            report.seconds = (ContinuousClock.now - started).seconds
+            return report
+        }
+
+        if remoteScan.tree == nil { try await RemoteDirectories(client: client).makePath(remoteRoot) }
+        for stale in remoteScan.staleTemporaries {
+            try? await client.nextChannel().remove(RemotePath.join(remoteRoot, stale))
+        }
+
+        progress.begin(files: plan.filesToSend, bytes: plan.bytesToSend)
+        let tally = Locked(report)
+        try await execute(plan, tally: tally)
+        report = tally.withLock { $0 }
+        report.wireBytes = (client.session.wireStats.bytesSent - wireBefore.bytesSent)
+            + (client.session.wireStats.bytesReceived - wireBefore.bytesReceived)
+        report.seconds = (ContinuousClock.now - started).seconds
+        return report
+    }
+
+    // MARK: Executing a plan
+
+    /// Runs the plan in phases that respect its order: deletes (deepest first),
+    /// directories (shallowest first), then files and symlinks all together,
+    /// then directory attributes (deepest first). Within a phase, everything is
+    /// in flight at once.
+    private func execute(_ plan: PushPlan, tally: Locked<PushReport>) async throws {
+        var deletes: [[PushAction]] = []
+        var mkdirs: [[PushAction]] = []
+        var content: [PushAction] = []
+        var directoryAttributes: [[PushAction]] = []
+        var createdDirectories = Set<BytePath>()
+        for action in plan.actions {
+            switch action {
+            case .delete(let path, _): Self.add(action, depth: Self.depth(path), to: &deletes)
+            case .createDirectory(let path, _):
+                Self.add(action, depth: Self.depth(path), to: &mkdirs)
+                createdDirectories.insert(BytePath(path))
+            case .upload, .createSymlink: content.append(action)
+            case .setAttributes(let path, _, _):
+                if createdDirectories.contains(BytePath(path)) || isLocalDirectory(path) {
+                    Self.add(action, depth: Self.depth(path), to: &directoryAttributes)
+                } else {
+                    content.append(action)
+                }
+            }
+        }
+        for action in plan.prelude { await run([action], tally: tally) }  // make read-only dirs writable, in order
+        for group in deletes.reversed() { await run(group, tally: tally) }
+        for group in mkdirs { await run(group, tally: tally) }
+        await run(content, tally: tally)
+        for group in directoryAttributes.reversed() { await run(group, tally: tally) }
+    }
+
+    private static func add(_ action: PushAction, depth: Int, to groups: inout [[PushAction]]) {
+        while groups.count <= depth { groups.append([]) }
+        groups[depth].append(action)
+    }
+
+    private static func depth(_ path: String) -> Int { path.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) } }
+
+    private func isLocalDirectory(_ path: String) -> Bool {
+        (try? LocalStat.ofPath(RemotePath.join(localRoot, path)))??.isDirectory ?? false
+    }
+
+    private func run(_ actions: [PushAction], tally: Locked<PushReport>) async {
+        guard !actions.isEmpty else { return }
+        try? await pipelined(actions, window: options.filesInFlight) { action in
+            do {
+                try await perform(action, tally: tally)
+            } catch {
+                let line = "\(action.path): \(error)"
+                tally.withLock { $0.failures.append(line) }
+                progress.printLine("error: " + line)
+                if case .upload(let path, _, _, _) = action { progress.finishFile(path, failed: true) }
+            }
+        }
+    }
+
+    private func perform(_ action: PushAction, tally: Locked<PushReport>) async throws {
+        let channel = client.nextChannel()
+        switch action {
+        case .delete(let path, let isDirectory):
+            let remote = RemotePath.join(remoteRoot, path)
+            if isDirectory { try await channel.rmdir(remote) } else { try await channel.remove(remote) }
+            tally.withLock { $0.deleted += 1 }
+            logger.debug("deleted \(path)")
+        case .createDirectory(let path, let permissions):
+            let remote = RemotePath.join(remoteRoot, path)
+            do {
+                try await channel.mkdir(remote, attributes: SFTPAttributes(permissions: permissions))
+            } catch let error as SFTPError {
+                guard let existing = try await channel.lstatIfExists(remote), existing.isDirectory else { throw error }
+            }
+        case .upload(let path, _, _, _):
+            progress.startFile(path)
+            let progressSink = progress
+            let result = try await FileUploader(client: client)
+                .upload(localPath: RemotePath.join(localRoot, path), to: RemotePath.join(remoteRoot, path),
+                        progress: { progressSink.addBytes(UInt64($0)) })
+            progress.finishFile(path)
+            tally.withLock {
+                $0.filesSent += 1
+                $0.bytesSent += result.bytes
+            }
+            logger.debug("sent \(path) (\(result.bytes) bytes)")
+        case .createSymlink(let path, let target):
+            let remote = RemotePath.join(remoteRoot, path)
+            let temporary = RemotePath.join(RemotePath.parent(remote), TemporaryName.upload(for: RemotePath.name(remote)))
+            try await channel.symlink(at: temporary, pointingTo: target)
+            do {
+                try await channel.rename(temporary, to: remote)
+            } catch {
+                try? await channel.remove(temporary)
+                throw error
+            }
+        case .setAttributes(let path, let permissions, let mtime):
+            var attributes = SFTPAttributes()
+            attributes.permissions = permissions
+            if let mtime {
+                attributes.mtime = UInt32(clamping: mtime)
+                attributes.atime = UInt32(clamping: mtime)
+            }
+            try await channel.setstat(RemotePath.join(remoteRoot, path), attributes)
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in (fractional) seconds.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MuxSSHConfig
+import MuxSync
+import MuxTransport
+
+/// Turns a destination into an open session and SFTP pool.
+struct Connector {
+    var options: ConnectionOptions
+    var logger: Logger
+
+    /// Resolves `spec.host` through ssh config and connects.
+    func open(_ spec: RemoteSpec) async throws -> SFTPClient {
+        let local = SSHLocalContext.current()
+        let config: SSHConfig
+        if let file = options.configFile {
+            config = try SSHConfig.load(path: file, homeDirectory: local.homeDirectory, mustExist: true)
+        } else {
+            config = try SSHConfig.loadDefault(homeDirectory: local.homeDirectory)
+        }
+        for warning in config.warnings { logger.info("\(warning)") }
+        let resolved = try config.resolve(host: spec.host, user: spec.user, port: spec.port, local: local)
+        let target = try SSHTarget(resolved: resolved, acceptNewHostKey: options.acceptNew)
+        logger.info("connecting to \(target.endpoint) (\(spec.host))")
+        let session = try await SSHSession.connect(
+            to: target, options: ConnectOptions(passphrase: PassphrasePrompt.terminal()), logger: logger)
+        do {
+            return try await SFTPClient.open(on: session, channels: options.channels)
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+}
+
+/// Parses HOST:PATH, with a message that says what is expected.
+func parseRemote(_ text: String, what: String) throws -> RemoteSpec {
+    do {
+        guard let spec = try RemoteSpec.classify(text) else {
+            throw ValidationError("\(what) '\(text)' is not a remote location: expected HOST:PATH (e.g. gpu-box:/workspace/proj)")
+        }
+        return spec
+    } catch let error as RemoteSpecError {
+        throw ValidationError("\(what): \(error)")
+    }
+}
+
+/// Prints an error the way every command does and picks the exit code.
+func report(_ error: Error) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    FileHandle.standardError.write(Data("muxsync: error: \(error)\n".utf8))
+    return .failure
+}

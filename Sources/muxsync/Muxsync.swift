@@ -1,0 +1,20 @@
+import ArgumentParser
+import MuxSync
+
+/// The `muxsync` command: one persistent SSH session, three jobs over it.
+@main
+struct Muxsync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "muxsync",
+        abstract: "Sync a local project to a remote machine over one persistent, multiplexed SSH session.",
+        discussion: """
+            Destinations are HOST:PATH, where HOST is an alias from your ssh config (~/.ssh/config, \
+            or -F FILE) or [user@]hostname. Only a stock OpenSSH server is needed on the remote.
+
+            A project can keep its remote and options in .muxsync.toml at its root; then \
+            `muxsync push` and `muxsync pull PATH` need no other arguments.
+            """,
+        version: MuxsyncVersion.string,
+        subcommands: [PushCommand.self, PullCommand.self, WatchCommand.self]
+    )
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import MuxSSHConfig
+import MuxSync
+
+/// Where a command's local root and remote come from: the command line
+/// first, then the project's .muxsync.toml.
+struct ProjectSettings {
+    var localRoot: String
+    var remote: RemoteSpec
+    var config: ProjectConfig?
+    /// A project-relative pull: a directory lands under its own name.
+    var directoryAsName = false
+
+    /// push/watch: [LOCAL_DIR] [HOST:PATH].
+    static func resolve(localArgument: String?, remoteArgument: String?) throws -> ProjectSettings {
+        let config: ProjectConfig?
+        if let localArgument {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: localArgument, isDirectory: &isDirectory) else {
+                throw ValidationError("local directory '\(localArgument)' does not exist")
+            }
+            guard isDirectory.boolValue else { throw ValidationError("'\(localArgument)' is not a directory") }
+            config = try ProjectConfig.load(directory: localArgument)
+        } else {
+            config = try ProjectConfig.find(startingAt: FileManager.default.currentDirectoryPath)
+        }
+        let localRoot = localArgument ?? config?.directory
+        guard let localRoot else {
+            throw ValidationError("no LOCAL_DIR given and no .muxsync.toml found here or in a parent directory")
+        }
+        let remoteText = remoteArgument ?? config?.remote?.description
+        guard let remoteText else {
+            throw ValidationError("no HOST:PATH given and \(config.map { $0.file } ?? "no .muxsync.toml") names no remote")
+        }
+        return ProjectSettings(localRoot: localRoot, remote: try checkedRemote(remoteText), config: config)
+    }
+
+    /// pull: SOURCE [LOCAL_DIR]; SOURCE is HOST:PATH or, in a project, a relative path.
+    static func resolvePull(source: String, localArgument: String?) throws -> ProjectSettings {
+        let cwd = FileManager.default.currentDirectoryPath
+        if let spec = try? RemoteSpec.classify(source) {
+            let config = try ProjectConfig.find(startingAt: cwd)
+            return ProjectSettings(localRoot: localArgument ?? config?.pull.dest ?? ".", remote: try checkedRemote(source),
+                                   config: config)
+        }
+        guard let config = try ProjectConfig.find(startingAt: cwd), let remote = config.remote else {
+            throw ValidationError("'\(source)' is not HOST:PATH, and no .muxsync.toml with a remote was found to resolve it")
+        }
+        let relative = source.hasPrefix("./") ? String(source.dropFirst(2)) : source
+        let remoteRoot = try checkedRemote(remote.description)
+        var spec = remoteRoot
+        spec.path = relative.isEmpty || relative == "." ? remoteRoot.path : remoteRoot.path + "/" + relative
+        let parent = (relative as NSString).deletingLastPathComponent
+        let localDefault = config.pull.dest ?? (parent.isEmpty ? config.directory : config.directory + "/" + parent)
+        return ProjectSettings(localRoot: localArgument ?? localDefault, remote: spec, config: config,
+                               directoryAsName: localArgument == nil && config.pull.dest == nil && !relative.isEmpty && relative != ".")
+    }
+
+    private static func checkedRemote(_ text: String) throws -> RemoteSpec {
+        let spec = try parseRemote(text, what: "destination")
+        if spec.path.isEmpty {
+            throw ValidationError("'\(text)' names no remote path; write \(spec.host):. for the remote home directory or give an absolute path")
+        }
+        return spec
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import MuxSSHConfig
+import MuxSync
+import MuxTransport
+
+struct PushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Make HOST:PATH hold exactly LOCAL_DIR's tree (one-shot).",
+        discussion: """
+            Only new or changed files move (size + mtime, or content with --checksum); each lands \
+            atomically (temporary name, then rename). Permission bits and mtimes are kept; symlinks \
+            are sent as symlinks. With no arguments, LOCAL_DIR and HOST:PATH come from the \
+            .muxsync.toml of the current project.
+            """)
+
+    @Argument(help: ArgumentHelp("The local directory to send (default: the project root).", valueName: "local-dir"))
+    var localDirectory: String?
+
+    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH (default: remote from .muxsync.toml).", valueName: "host:path"))
+    var destination: String?
+
+    @Flag(help: "Compare file contents instead of size and mtime (reads remote files back).")
+    var checksum = false
+
+    @Flag(help: "Delete remote entries that are gone locally.")
+    var delete = false
+
+    @Option(help: "With --delete: refuse when more than N remote entries would be deleted.")
+    var maxDelete: Int?
+
+    @Flag(help: "Print what would happen; change nothing.")
+    var dryRun = false
+
+    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip paths matching PATTERN (gitignore syntax; repeatable).", valueName: "pattern"))
+    var excludes: [String] = []
+
+    @Flag(help: "Do not apply the default ignore list (.git/, __pycache__/, editor swap files...).")
+    var noDefaultIgnores = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    mutating func validate() throws {
+        if let maxDelete, maxDelete < 0 { throw ValidationError("--max-delete must be 0 or more (got \(maxDelete))") }
+    }
+
+    func run() async throws {
+        let logger = connection.makeLogger()
+        do {
+            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destination)
+            var options = PushOptions()
+            options.checksum = checksum || (project.config?.checksum ?? false)
+            options.delete = delete || (project.config?.delete ?? false)
+            options.maxDelete = maxDelete ?? project.config?.maxDelete
+            options.dryRun = dryRun
+            let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
+                                         useDefaults: !noDefaultIgnores)
+            let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
+            let client = try await Connector(options: connection, logger: logger).open(project.remote)
+            let report: PushReport
+            do {
+                report = try await PushJob(localRoot: project.localRoot, remoteRoot: project.remote.path, client: client,
+                                           options: options, isExcluded: filter.walkPredicate, progress: progress,
+                                           logger: logger).run()
+            } catch {
+                await client.session.close()
+                throw error
+            }
+            await client.session.close()
+            for warning in report.warnings { progress.printLine("warning: " + warning) }
+            progress.finish(summary: connection.quiet ? nil : (dryRun ? "dry run: \(report.plan.actions.count) changes" : report.summary))
+            if !report.failures.isEmpty {
+                for failure in report.failures { FileHandle.standardError.write(Data("muxsync: failed: \(failure)\n".utf8)) }
+                throw ExitCode.failure
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw report(error)
+        }
+    }
+}
