@@ -77,7 +77,7 @@ extension FileUploader {
         let channel = client.nextChannel()
         let handle = try await channel.open(temporary, flags: [.write, .create, .truncate],
                                             attributes: SFTPAttributes(permissions: attributes.permissions))
-        let bytes = try readAll(fd: fd, path: localPath, size: size)
+        let bytes = try LocalFile(fd: fd, path: localPath).read(at: 0, count: Int(size))
         let chunk = channel.limits.writeChunkLength(handleLength: handle.bytes.count)
         var requests: [SFTPRequest] = []
         var offset = 0
@@ -105,22 +105,6 @@ extension FileUploader {
             }
         }
         progress?(bytes.count)
-    }
-
-    private func readAll(fd: Int32, path: String, size: UInt64) throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: Int(size))
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LocalIOError(path: path, operation: "read", errno: errno)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        if done < buffer.count { buffer.removeSubrange(done...) }
-        return buffer
     }
 }
 

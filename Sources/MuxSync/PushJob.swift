@@ -13,6 +13,16 @@ public struct PushOptions: Sendable {
     public var dryRun = false
     /// Files in flight at once across the pool (each costs about three round trips).
     public var filesInFlight = 128
+    /// Overwrite (or delete) remote files that someone else changed.
+    public var force = false
+    /// Delta writes go into the remote file itself (not atomic; for huge append-mostly files).
+    public var inPlace = false
+    /// Read every written file back and compare hashes.
+    public var verify = false
+    /// Keep and use the local record of what the remote holds (delta, conflicts).
+    public var useState = true
+    /// Where that record lives (nil: $XDG_STATE_HOME/muxsync).
+    public var stateDirectory: String?
     public init() {}
 }
 
@@ -23,6 +33,9 @@ public struct PushReport: Sendable {
     public var bytesSent: UInt64 = 0
     public var wireBytes: UInt64 = 0
     public var deleted = 0
+    /// Files sent as deltas (changed blocks only).
+    public var deltaFiles = 0
+    public var conflicts = 0
     public var seconds = 0.0
     public var warnings: [String] = []
     public var failures: [String] = []
@@ -30,7 +43,9 @@ public struct PushReport: Sendable {
     /// "sent 37 files, 1.2 MB (wire 1.3 MB), deleted 2, in 0.84 s".
     public var summary: String {
         var parts = ["sent \(HumanFormat.count(filesSent, "file")), \(HumanFormat.bytes(bytesSent)) (wire \(HumanFormat.bytes(wireBytes)))"]
+        if deltaFiles > 0 { parts.append("\(deltaFiles) as deltas") }
         if deleted > 0 { parts.append("deleted \(deleted)") }
+        if conflicts > 0 { parts.append("\(conflicts) conflict\(conflicts == 1 ? "" : "s")") }
         var text = parts.joined(separator: ", ") + " in " + HumanFormat.duration(seconds)
         if !failures.isEmpty { text += ", \(failures.count) failed" }
         return text
@@ -89,18 +104,43 @@ public struct PushJob: Sendable {
         }
 
         if remoteScan.tree == nil { try await RemoteDirectories(client: client).makePath(remoteRoot) }
+        let state = try await openState()
+        if let problem = state?.loadProblem { report.warnings.append(problem) }
+        var sender = FileSender(client: client, state: state, logger: logger)
+        sender.force = options.force
+        sender.inPlace = options.inPlace
+        sender.verify = options.verify
         for stale in remoteScan.staleTemporaries {
             try? await client.nextChannel().remove(RemotePath.join(remoteRoot, stale))
         }
 
         progress.begin(files: plan.filesToSend, bytes: plan.bytesToSend)
         let tally = Locked(report)
-        try await execute(plan, tally: tally)
+        let context = Context(sender: sender, remote: remoteScan.tree ?? Tree(), tally: tally)
+        try await execute(plan, context: context)
+        do { try state?.save() } catch { tally.withLock { $0.warnings.append("could not save the sync state: \(error)") } }
         report = tally.withLock { $0 }
         report.wireBytes = (client.session.wireStats.bytesSent - wireBefore.bytesSent)
             + (client.session.wireStats.bytesReceived - wireBefore.bytesReceived)
         report.seconds = (ContinuousClock.now - started).seconds
         return report
+    }
+
+    /// The state store of this remote root (nil with `useState` off).
+    private func openState() async throws -> SyncStateStore? {
+        guard options.useState else { return nil }
+        let canonical = (try? await client.primary.realpath(remoteRoot)) ?? remoteRoot
+        if let directory = options.stateDirectory {
+            return SyncStateStore(directory: directory + "/" + SyncStateStore.key(client.session.endpoint + "\u{0}" + canonical))
+        }
+        return SyncStateStore(endpoint: client.session.endpoint, remoteRoot: canonical)
+    }
+
+    /// What every action of one run shares.
+    struct Context: Sendable {
+        let sender: FileSender
+        let remote: Tree
+        let tally: Locked<PushReport>
     }
 
     // MARK: Executing a plan
@@ -109,7 +149,7 @@ public struct PushJob: Sendable {
     /// directories (shallowest first), then files and symlinks all together,
     /// then directory attributes (deepest first). Within a phase, everything is
     /// in flight at once.
-    private func execute(_ plan: PushPlan, tally: Locked<PushReport>) async throws {
+    private func execute(_ plan: PushPlan, context: Context) async throws {
         var deletes: [[PushAction]] = []
         var mkdirs: [[PushAction]] = []
         var content: [PushAction] = []
@@ -130,11 +170,11 @@ public struct PushJob: Sendable {
                 }
             }
         }
-        for action in plan.prelude { await run([action], tally: tally) }  // make read-only dirs writable, in order
-        for group in deletes.reversed() { await run(group, tally: tally) }
-        for group in mkdirs { await run(group, tally: tally) }
-        await run(content, tally: tally)
-        for group in directoryAttributes.reversed() { await run(group, tally: tally) }
+        for action in plan.prelude { await run([action], context: context) }  // make read-only dirs writable, in order
+        for group in deletes.reversed() { await run(group, context: context) }
+        for group in mkdirs { await run(group, context: context) }
+        await run(content, context: context)
+        for group in directoryAttributes.reversed() { await run(group, context: context) }
     }
 
     private static func add(_ action: PushAction, depth: Int, to groups: inout [[PushAction]]) {
@@ -148,26 +188,33 @@ public struct PushJob: Sendable {
         (try? LocalStat.ofPath(RemotePath.join(localRoot, path)))??.isDirectory ?? false
     }
 
-    private func run(_ actions: [PushAction], tally: Locked<PushReport>) async {
+    private func run(_ actions: [PushAction], context: Context) async {
         guard !actions.isEmpty else { return }
+        let tally = context.tally
         try? await pipelined(actions, window: options.filesInFlight) { action in
             do {
-                try await perform(action, tally: tally)
+                try await perform(action, context: context)
             } catch {
-                let line = "\(action.path): \(error)"
-                tally.withLock { $0.failures.append(line) }
+                let line = error is RemoteConflict ? "\(error)" : "\(action.path): \(error)"
+                tally.withLock {
+                    $0.failures.append(line)
+                    if error is RemoteConflict { $0.conflicts += 1 }
+                }
                 progress.printLine("error: " + line)
                 if case .upload(let path, _, _, _) = action { progress.finishFile(path, failed: true) }
             }
         }
     }
 
-    private func perform(_ action: PushAction, tally: Locked<PushReport>) async throws {
+    private func perform(_ action: PushAction, context: Context) async throws {
         let channel = client.nextChannel()
+        let tally = context.tally
         switch action {
         case .delete(let path, let isDirectory):
             let remote = RemotePath.join(remoteRoot, path)
+            if !isDirectory { try context.sender.checkConflict(path, remote: context.remote[path]) }
             if isDirectory { try await channel.rmdir(remote) } else { try await channel.remove(remote) }
+            context.sender.state?.removeRecord(path)
             tally.withLock { $0.deleted += 1 }
             logger.debug("deleted \(path)")
         case .createDirectory(let path, let permissions):
@@ -180,15 +227,17 @@ public struct PushJob: Sendable {
         case .upload(let path, _, _, _):
             progress.startFile(path)
             let progressSink = progress
-            let result = try await FileUploader(client: client)
-                .upload(localPath: RemotePath.join(localRoot, path), to: RemotePath.join(remoteRoot, path),
-                        progress: { progressSink.addBytes(UInt64($0)) })
+            let outcome = try await context.sender.send(path, localPath: RemotePath.join(localRoot, path),
+                                                        remotePath: RemotePath.join(remoteRoot, path),
+                                                        remote: context.remote[path],
+                                                        progress: { progressSink.addBytes(UInt64($0)) })
             progress.finishFile(path)
             tally.withLock {
                 $0.filesSent += 1
-                $0.bytesSent += result.bytes
+                $0.bytesSent += outcome.payloadBytes
+                if outcome.viaDelta { $0.deltaFiles += 1 }
             }
-            logger.debug("sent \(path) (\(result.bytes) bytes)")
+            logger.debug("sent \(path) (\(outcome.payloadBytes) bytes\(outcome.viaDelta ? ", delta" : ""))")
         case .createSymlink(let path, let target):
             let remote = RemotePath.join(remoteRoot, path)
             let temporary = RemotePath.join(RemotePath.parent(remote), TemporaryName.upload(for: RemotePath.name(remote)))

@@ -92,8 +92,11 @@ public final class SSHDServer: Sendable {
     ///     temporary directory, removed when the server is deallocated.
     ///   - port: a fixed port; nil picks a free one (retrying if another process takes it first).
     ///   - extraConfig: sshd_config lines placed before the defaults (so they override them).
+    ///   - sftpServerArguments: appended to the sftp-server command (e.g. `-P copy-data` to
+    ///     refuse an extension, as an older or locked-down server would).
     ///   - timeout: seconds to wait for the port.
     public static func start(directory: String? = nil, port: UInt16? = nil, extraConfig: [String] = [],
+                             sftpServerArguments: [String] = [],
                              timeout: TimeInterval = 15) throws -> SSHDServer {
         _ = try ChildProcess.resolveExecutable(sshdPath)
         guard let sftpServer = sftpServerCandidates.first(where: { access($0, X_OK) == 0 }) else {
@@ -119,7 +122,7 @@ public final class SSHDServer: Sendable {
             var attempt = 0
             while true {
                 let chosen = try port ?? LabSocket.freePort()
-                let config = files.sshdConfigText(port: chosen, sftpServer: sftpServer, extra: extraConfig,
+                let config = files.sshdConfigText(port: chosen, sftpServer: ([sftpServer] + sftpServerArguments).joined(separator: " "), extra: extraConfig,
                                                   markSessions: versionAtLeast(8, 7),
                                                   perSourcePenaltiesSupported: versionAtLeast(9, 8))
                 try write(config, to: files.sshdConfig)

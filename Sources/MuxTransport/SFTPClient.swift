@@ -31,7 +31,7 @@ public final class SFTPClient: Sendable {
                         let channel = try await SFTPChannel.open(on: session, index: index)
                         client.pool.withLock { $0.append(channel) }
                     } catch {
-                        session.logger.info("extra SFTP channel \(index) not opened: \(error)")
+                        if !session.isClosed { session.logger.info("extra SFTP channel \(index) not opened: \(error)") }
                         return
                     }
                 }

@@ -20,11 +20,17 @@ public struct TransferTuning: Sendable {
 }
 
 /// A local file descriptor with positioned I/O, for transfer bodies.
-struct LocalFile: @unchecked Sendable {
-    let fd: Int32
-    let path: String
+public struct LocalFile: @unchecked Sendable {
+    public let fd: Int32
+    public let path: String
 
-    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+    public init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Reads up to `count` bytes at `offset` (fewer only at end of file).
+    public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -40,7 +46,8 @@ struct LocalFile: @unchecked Sendable {
         return buffer
     }
 
-    func write(_ bytes: [UInt8], at offset: UInt64) throws {
+    /// Writes all of `bytes` at `offset`.
+    public func write(_ bytes: [UInt8], at offset: UInt64) throws {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }

@@ -33,6 +33,18 @@ struct PushCommand: AsyncParsableCommand {
     @Flag(help: "Print what would happen; change nothing.")
     var dryRun = false
 
+    @Flag(help: "Overwrite or delete remote files that were changed on the remote since muxsync last wrote them.")
+    var force = false
+
+    @Flag(name: .customLong("inplace"), help: "Write changed blocks into remote files directly (for huge append-mostly files; NOT atomic).")
+    var inPlace = false
+
+    @Flag(help: "Read every written file back and compare its hash with the local file.")
+    var verify = false
+
+    @Flag(help: "Do not use or update muxsync's record of the remote (no delta transfer, no conflict detection).")
+    var noState = false
+
     @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip paths matching PATTERN (gitignore syntax; repeatable).", valueName: "pattern"))
     var excludes: [String] = []
 
@@ -54,6 +66,10 @@ struct PushCommand: AsyncParsableCommand {
             options.delete = delete || (project.config?.delete ?? false)
             options.maxDelete = maxDelete ?? project.config?.maxDelete
             options.dryRun = dryRun
+            options.force = force
+            options.inPlace = inPlace
+            options.verify = verify
+            options.useState = !noState
             let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
                                          useDefaults: !noDefaultIgnores)
             let progress = ProgressReporter.forStandardError(quiet: connection.quiet)

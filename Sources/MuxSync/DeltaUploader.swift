@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MuxDelta
+import MuxSFTPWire
+import MuxTransport
+
+// MARK: - Rebuilding a remote file from the blocks it already holds
+
+/// What a delta upload did.
+public struct DeltaUploadResult: Sendable {
+    public var newSignature: FileSignature
+    public var literalBytes: UInt64
+    public var copiedBytes: UInt64
+    public var size: UInt64
+    public var mtime: Int64
+}
+
+/// Sends only the changed blocks of a file, using SFTP alone: the remote's
+/// old file is opened for reading and a temporary file for writing on the
+/// same channel; matched ranges are copied server-side (copy-data), literal
+/// runs are written, and the temporary file is renamed over the old one.
+/// With `inPlace`, changed ranges are written into the file itself instead
+/// (for huge append-mostly files; not atomic).
+public struct DeltaUploader: Sendable {
+    public let client: SFTPClient
+    public var inPlace = false
+
+    public init(client: SFTPClient, inPlace: Bool = false) {
+        self.client = client
+        self.inPlace = inPlace
+    }
+
+    /// True when the server can rebuild files from their old blocks.
+    public var isAvailable: Bool { inPlace || client.supports(SFTPExtensionName.copyData) }
+
+    public func upload(localPath: String, to remotePath: String, old: FileSignature,
+                       progress: (@Sendable (Int) -> Void)? = nil) async throws -> DeltaUploadResult {
+        let fd = open(localPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw LocalIOError(path: localPath, operation: "open", errno: errno) }
+        defer { close(fd) }
+        let before = try LocalStat.of(fd: fd, path: localPath)
+        guard before.isRegularFile else { throw UploadError.notARegularFile(localPath) }
+
+        // Match: one streaming pass over the local file.
+        let matcher = DeltaMatcher(oldSignature: old, expectedNewLength: before.size)
+        let file = LocalFile(fd: fd, path: localPath)
+        var offset: UInt64 = 0
+        while offset < before.size {
+            let chunk = try file.read(at: offset, count: Int(min(4 << 20, before.size - offset)))
+            if chunk.isEmpty { break }
+            matcher.append(chunk)
+            offset += UInt64(chunk.count)
+        }
+        let delta = matcher.finish()
+        let attributes = SFTPAttributes(permissions: before.permissions,
+                                        atime: UInt32(clamping: before.mtime), mtime: UInt32(clamping: before.mtime))
+        let channel = client.nextChannel()
+        if inPlace {
+            try await rewriteInPlace(delta.operations, file: file, remotePath: remotePath, newLength: before.size,
+                                     attributes: attributes, channel: channel, progress: progress)
+        } else {
+            try await rebuild(delta.operations, file: file, remotePath: remotePath, newLength: before.size,
+                              attributes: attributes, channel: channel, progress: progress)
+        }
+        let after = try LocalStat.of(fd: fd, path: localPath)
+        if after.size != before.size || after.mtime != before.mtime || after.mtimeNanoseconds != before.mtimeNanoseconds {
+            throw UploadError.keptChanging(localPath, "changed while being sent")
+        }
+        return DeltaUploadResult(newSignature: delta.newSignature, literalBytes: delta.stats.literalBytes,
+                                 copiedBytes: delta.stats.matchedBytes, size: before.size, mtime: before.mtime)
+    }
+
+    // MARK: Atomic rebuild
+
+    private func rebuild(_ operations: [DeltaOperation], file: LocalFile, remotePath: String, newLength: UInt64,
+                         attributes: SFTPAttributes, channel: SFTPChannel,
+                         progress: (@Sendable (Int) -> Void)?) async throws {
+        let temporary = RemotePath.join(RemotePath.parent(remotePath), TemporaryName.upload(for: RemotePath.name(remotePath)))
+        let source = try await channel.open(remotePath, flags: [.read])
+        let target: SFTPHandle
+        do {
+            target = try await channel.open(temporary, flags: [.write, .create, .truncate],
+                                            attributes: SFTPAttributes(permissions: attributes.permissions))
+        } catch {
+            _ = try? await channel.close(source)
+            throw error
+        }
+        do {
+            try await send(operations, file: file, source: source, target: target, channel: channel, progress: progress)
+            // The rebuilt size must be exactly the new length before it replaces anything.
+            let written = try await channel.fstat(target)
+            guard written.size == newLength else {
+                throw SFTPError(operation: "rebuild", path: remotePath,
+                                status: SFTPStatus(code: .failure, message: "rebuilt \(written.size ?? 0) bytes, expected \(newLength)"))
+            }
+            let replies = try await channel.sendBatch([.fsetstat(handle: target.bytes, attributes: attributes),
+                                                       .close(handle: target.bytes), .close(handle: source.bytes)])
+            for reply in replies { try SFTPReplyCheck.ok(reply, "finish", temporary) }
+            try await channel.rename(temporary, to: remotePath)
+        } catch {
+            _ = try? await channel.sendBatch([.close(handle: target.bytes), .close(handle: source.bytes)])
+            _ = try? await channel.remove(temporary)
+            throw error
+        }
+    }
+
+    /// copy-data for matched ranges, WRITE for literal runs; all pipelined on
+    /// one channel (copy-data needs both handles on the same sftp-server).
+    private func send(_ operations: [DeltaOperation], file: LocalFile, source: SFTPHandle, target: SFTPHandle,
+                      channel: SFTPChannel, progress: (@Sendable (Int) -> Void)?) async throws {
+        let chunk = UInt64(channel.limits.writeChunkLength(handleLength: target.bytes.count))
+        var newOffset: UInt64 = 0
+        var requests: [SFTPRequest] = []
+        var pendingBytes = 0
+        for operation in operations {
+            switch operation {
+            case .copy(let oldOffset, let length):
+                requests.append(.copyData(readHandle: source.bytes, readOffset: oldOffset, length: length,
+                                          writeHandle: target.bytes, writeOffset: newOffset))
+                newOffset += length
+            case .literal(let literalOffset, let length):
+                // A literal names its place in the new file (in-place mode sends only these).
+                var done: UInt64 = 0
+                while done < length {
+                    let count = min(chunk, length - done)
+                    let bytes = try file.read(at: literalOffset + done, count: Int(count))
+                    requests.append(.write(handle: target.bytes, offset: literalOffset + done, data: bytes))
+                    pendingBytes += bytes.count
+                    done += count
+                }
+                newOffset = literalOffset + length
+            }
+            if pendingBytes >= 4 << 20 || requests.count >= 256 {
+                try await flush(&requests, channel: channel)
+                progress?(pendingBytes)
+                pendingBytes = 0
+            }
+        }
+        try await flush(&requests, channel: channel)
+        progress?(pendingBytes)
+    }
+
+    private func flush(_ requests: inout [SFTPRequest], channel: SFTPChannel) async throws {
+        guard !requests.isEmpty else { return }
+        let replies = try await channel.sendBatch(requests)
+        for reply in replies { try SFTPReplyCheck.ok(reply, "rebuild", nil) }
+        requests.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: In place
+
+    /// Writes every range that is not already at the same offset, then trims
+    /// the file to its new length. Readers may see a mix while it runs.
+    private func rewriteInPlace(_ operations: [DeltaOperation], file: LocalFile, remotePath: String, newLength: UInt64,
+                                attributes: SFTPAttributes, channel: SFTPChannel,
+                                progress: (@Sendable (Int) -> Void)?) async throws {
+        let handle = try await channel.open(remotePath, flags: [.write])
+        do {
+            var literal: [DeltaOperation] = []
+            var newOffset: UInt64 = 0
+            for operation in operations {
+                switch operation {
+                case .copy(let oldOffset, let length) where oldOffset == newOffset:
+                    break  // already in place
+                case .copy(_, let length), .literal(_, let length):
+                    literal.append(.literal(newOffset: newOffset, length: length))
+                }
+                newOffset += operation.length
+            }
+            try await send(literal, file: file, source: handle, target: handle, channel: channel, progress: progress)
+            var final = attributes
+            final.size = newLength
+            try await channel.fsetstat(handle, final)
+            try await channel.close(handle)
+        } catch {
+            _ = try? await channel.close(handle)
+            throw error
+        }
+    }
+}
+
+/// Status checking for batched replies.
+enum SFTPReplyCheck {
+    static func ok(_ reply: SFTPReply, _ operation: String, _ path: String?) throws {
+        guard case .status(_, let status) = reply else {
+            throw TransportError(.sftp, "unexpected reply to \(operation)")
+        }
+        guard status.code == .ok else { throw SFTPError(operation: operation, path: path, status: status) }
+    }
+}
