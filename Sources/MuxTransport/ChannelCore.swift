@@ -17,8 +17,13 @@ final class ChannelCore {
     var onStderr: ((UnsafeRawBufferPointer) -> Void)?
     /// Called once when the channel ends: nil for a clean EOF, else the error.
     var onEnd: (TransportError?) -> Void = { _ in }
+    /// Called once when the remote sends EOF, instead of ending the channel
+    /// (exec channels wait for CLOSE to learn the exit status). The hook's
+    /// owner calls `finish` later.
+    var onRemoteEOF: (() -> Void)?
     private(set) var isFinished = false
     private(set) var sawEOF = false
+    private var reportedEOF = false
 
     init(raw: OpaquePointer, label: String) {
         self.raw = raw
@@ -108,9 +113,10 @@ final class ChannelCore {
                 onStderr(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             }
         }
-        if sawEOF && !isFinished {
-            finish(nil)
+        if sawEOF && !isFinished && !reportedEOF {
+            reportedEOF = true
             progressed = true
+            if let onRemoteEOF { onRemoteEOF() } else { finish(nil) }
         }
         return progressed
     }

@@ -1,0 +1,110 @@
+import CLibSSH2
+import Foundation
+
+// MARK: - Running a command on the remote over an exec channel
+
+/// How a remote command ended.
+public struct RemoteExit: Sendable, Equatable {
+    /// The exit status, or nil when a signal ended the command.
+    public var status: Int32?
+    /// The signal's name ("INT", "KILL"...) when one ended it.
+    public var signal: String?
+
+    /// The status a local shell would report: the status, or 128 + signal number.
+    public var shellStatus: Int32 {
+        if let status { return status }
+        let numbers: [String: Int32] = ["HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "SEGV": 11, "PIPE": 13, "TERM": 15]
+        return 128 + (signal.flatMap { numbers[$0] } ?? 1)
+    }
+}
+
+extension SSHSession {
+    /// Runs `command` (a shell command line) on the remote over a new exec
+    /// channel of this session: output is handed to `stdout`/`stderr` as it
+    /// arrives (on the session thread: keep the handlers quick), standard input
+    /// is closed at once, and the exit status comes back when the remote closes
+    /// the channel.
+    public func execute(_ command: String,
+                        stdout: @escaping @Sendable ([UInt8]) -> Void,
+                        stderr: @escaping @Sendable ([UInt8]) -> Void) async throws -> RemoteExit {
+        try await onThread { loop, done in
+            loop.enqueueSetup(SessionLoop.SetupOp(attempt: { loop in
+                guard let raw = muxsync_channel_open(loop.session, 2 << 20, 32768) else {
+                    if libssh2_session_last_errno(loop.session) == LIBSSH2_ERROR_EAGAIN { return .again }
+                    done(.failure(loop.error(.channel, "opening an exec channel")))
+                    return .finished
+                }
+                var started = false
+                var eofSent = false
+                loop.enqueueParallel(SessionLoop.SetupOp(attempt: { loop in
+                    if !started {
+                        let rc = command.withCString { libssh2_channel_process_startup(raw, "exec", 4, $0, UInt32(strlen($0))) }
+                        if rc == LIBSSH2_ERROR_EAGAIN { return .again }
+                        if rc != 0 {
+                            done(.failure(loop.error(.channel, "starting the remote command")))
+                            loop.releaseChannel(raw)
+                            return .finished
+                        }
+                        started = true
+                        let channel = ChannelCore(raw: raw, label: "exec")
+                        channel.onData = { stdout(Array($0)) }
+                        channel.onStderr = { stderr(Array($0)) }
+                        channel.onEnd = { error in if let error { done(.failure(error)) } }
+                        channel.onRemoteEOF = { [unowned channel] in
+                            loop.enqueueParallel(Self.awaitExit(channel, done))
+                        }
+                        loop.attach(channel)
+                    }
+                    if !eofSent {  // no standard input: tell the command at once
+                        if libssh2_channel_send_eof(raw) == LIBSSH2_ERROR_EAGAIN { return .again }
+                        eofSent = true
+                    }
+                    return .finished
+                }, abort: { done(.failure($0)) }))
+                return .finished
+            }, abort: { done(.failure($0)) }))
+        }
+    }
+
+    /// Waits for the remote's CLOSE (the exit status comes just before it),
+    /// reads the status or signal, then ends the channel.
+    private static func awaitExit(_ channel: ChannelCore,
+                                  _ done: @escaping @Sendable (Result<RemoteExit, TransportError>) -> Void) -> SessionLoop.SetupOp {
+        SessionLoop.SetupOp(attempt: { loop in
+            let rc = libssh2_channel_wait_closed(channel.raw)
+            if rc == LIBSSH2_ERROR_EAGAIN { return .again }
+            var name: UnsafeMutablePointer<CChar>?
+            var length = 0
+            _ = libssh2_channel_get_exit_signal(channel.raw, &name, &length, nil, nil, nil, nil)
+            var exit = RemoteExit(status: nil, signal: nil)
+            if let name {
+                exit.signal = String(cString: name)
+                libssh2_free(loop.session, name)
+            } else {
+                exit.status = libssh2_channel_get_exit_status(channel.raw)
+            }
+            channel.onEnd = { _ in }
+            channel.finish(nil)
+            done(.success(exit))
+            return .finished
+        }, abort: { done(.failure($0)) })
+    }
+}
+
+// MARK: - Quoting for the remote shell
+
+public enum ShellQuote {
+    /// Quotes one argument for a POSIX shell so it arrives exactly as given
+    /// (spaces, quotes, `$`, newlines, globs included).
+    public static func quote(_ argument: String) -> String {
+        if !argument.isEmpty, argument.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }) {
+            return argument
+        }
+        return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// A command line from argv.
+    public static func join(_ arguments: [String]) -> String {
+        arguments.map(quote).joined(separator: " ")
+    }
+}
