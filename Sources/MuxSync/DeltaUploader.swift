@@ -16,6 +16,7 @@ public struct DeltaUploadResult: Sendable {
     public var copiedBytes: UInt64
     public var size: UInt64
     public var mtime: Int64
+    public var sent: LocalStat?
 }
 
 /// Sends only the changed blocks of a file, using SFTP alone: the remote's
@@ -70,7 +71,7 @@ public struct DeltaUploader: Sendable {
             throw UploadError.keptChanging(localPath, "changed while being sent")
         }
         return DeltaUploadResult(newSignature: delta.newSignature, literalBytes: delta.stats.literalBytes,
-                                 copiedBytes: delta.stats.matchedBytes, size: before.size, mtime: before.mtime)
+                                 copiedBytes: delta.stats.matchedBytes, size: before.size, mtime: before.mtime, sent: before)
     }
 
     // MARK: Atomic rebuild

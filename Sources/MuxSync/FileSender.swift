@@ -27,6 +27,8 @@ public struct RemoteConflict: Error, Sendable, CustomStringConvertible {
 public struct SendOutcome: Sendable {
     public var payloadBytes: UInt64
     public var viaDelta: Bool
+    /// The local file's state when it was read (what the remote now holds).
+    public var sent: LocalStat?
 }
 
 /// Sends one local file to the remote using what the state store knows:
@@ -72,7 +74,7 @@ public struct FileSender: Sendable {
         state?.setRecord(FileRecord(size: result.size, mtime: Int64(UInt32(clamping: result.mtime)), signatureKey: key),
                          for: path)
         if verify { try await Verifier(client: client).check(localPath: localPath, remotePath: remotePath) }
-        return SendOutcome(payloadBytes: result.bytes, viaDelta: false)
+        return SendOutcome(payloadBytes: result.bytes, viaDelta: false, sent: result.sent)
     }
 
     /// The delta path, or nil when it does not apply (no usable old signature,
@@ -92,7 +94,7 @@ public struct FileSender: Sendable {
                             for: path)
             logger.debug("delta \(path): \(result.literalBytes) literal, \(result.copiedBytes) copied")
             if verify { try await Verifier(client: client).check(localPath: localPath, remotePath: remotePath) }
-            return SendOutcome(payloadBytes: result.literalBytes, viaDelta: true)
+            return SendOutcome(payloadBytes: result.literalBytes, viaDelta: true, sent: result.sent)
         } catch let error as SFTPError where [.opUnsupported, .failure, .permissionDenied].contains(error.code) {
             logger.info("delta rebuild of \(path) failed (\(error)); sending it whole")
             return nil
@@ -129,7 +131,7 @@ struct Verifier: Sendable {
         guard let local = try LocalStat.ofPath(localPath) else { return }
         let localSignature = try FileSender.signature(ofLocal: localPath,
                                                       expecting: UploadResult(bytes: 0, size: local.size, mtime: local.mtime,
-                                                                              permissions: local.permissions))
+                                                                              permissions: local.permissions, sent: local))
         let channel = client.nextChannel()
         let handle = try await channel.open(remotePath, flags: [.read])
         let builder = SignatureBuilder(expectedLength: local.size)

@@ -14,6 +14,8 @@ public struct UploadResult: Sendable {
     public var size: UInt64
     public var mtime: Int64
     public var permissions: UInt32
+    /// The local file's state when it was read (what the remote now holds).
+    public var sent: LocalStat?
 }
 
 /// Writes a local file to a temporary name in the remote directory, sets its
@@ -59,7 +61,8 @@ public struct FileUploader: Sendable {
                 let channel = client.nextChannel()
                 if before.size >= tuning.stripeThreshold { try await channel.setstat(temporary, attributes) }
                 try await channel.rename(temporary, to: remotePath)
-                return UploadResult(bytes: before.size, size: before.size, mtime: before.mtime, permissions: before.permissions)
+                return UploadResult(bytes: before.size, size: before.size, mtime: before.mtime, permissions: before.permissions,
+                                    sent: before)
             } catch {
                 try? await client.nextChannel().remove(temporary)
                 throw error

@@ -29,6 +29,10 @@ public struct PushOptions: Sendable {
 /// What a push did.
 public struct PushReport: Sendable {
     public var plan = PushPlan()
+    /// Regular files in the local tree (after exclusions).
+    public var localFiles = 0
+    /// The local tree as scanned (what the remote was made to hold).
+    public var localTree = Tree()
     public var filesSent = 0
     public var bytesSent: UInt64 = 0
     public var wireBytes: UInt64 = 0
@@ -61,6 +65,8 @@ public struct PushJob: Sendable {
     public let isExcluded: @Sendable (String, Bool) -> Bool
     public let progress: ProgressReporter
     public let logger: Logger
+    /// A state store already open for this remote root (watch keeps one for its lifetime).
+    public var sharedState: SyncStateStore?
 
     public init(localRoot: String, remoteRoot: String, client: SFTPClient, options: PushOptions,
                 isExcluded: @escaping @Sendable (String, Bool) -> Bool, progress: ProgressReporter, logger: Logger) {
@@ -84,6 +90,8 @@ public struct PushJob: Sendable {
         let remoteScan = try await RemoteScanner(client: client, root: remoteRoot).scan(isExcluded: isExcluded)
         let local = try await localScan
         report.warnings = local.warnings + remoteScan.warnings
+        report.localFiles = local.tree.fileCount
+        report.localTree = local.tree
 
         var planOptions = PushPlanOptions(checksum: options.checksum, delete: options.delete, maxDelete: options.maxDelete)
         planOptions.isExcluded = isExcluded
@@ -129,6 +137,7 @@ public struct PushJob: Sendable {
     /// The state store of this remote root (nil with `useState` off).
     private func openState() async throws -> SyncStateStore? {
         guard options.useState else { return nil }
+        if let sharedState { return sharedState }
         let canonical = (try? await client.primary.realpath(remoteRoot)) ?? remoteRoot
         if let directory = options.stateDirectory {
             return SyncStateStore(directory: directory + "/" + SyncStateStore.key(client.session.endpoint + "\u{0}" + canonical))

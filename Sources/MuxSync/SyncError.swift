@@ -7,6 +7,7 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
     case remoteMissing(String)
     case localNotADirectory(String)
     case failures(Int)
+    case timedOut(String)
 
     public var description: String {
         switch self {
@@ -16,6 +17,8 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
             return "remote \(path) does not exist"
         case .localNotADirectory(let path):
             return "local \(path) is not a directory"
+        case .timedOut(let what):
+            return "timed out \(what)"
         case .failures(let count):
             return "\(count) item\(count == 1 ? "" : "s") failed (listed above)"
         }

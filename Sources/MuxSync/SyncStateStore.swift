@@ -67,6 +67,17 @@ public final class SyncStateStore: @unchecked Sendable {
         records.withLock { _ = $0.removeValue(forKey: BytePath(path)) }
     }
 
+    /// Moves the records of `from` (and, for a directory, everything below it) to `to`.
+    public func moveRecords(from: String, to: String) {
+        records.withLock { table in
+            let prefix = from + "/"
+            for (key, record) in table where key.string == from || key.string.hasPrefix(prefix) {
+                table.removeValue(forKey: key)
+                table[BytePath(to + key.string.dropFirst(from.count))] = record
+            }
+        }
+    }
+
     public var recordCount: Int { records.withLock { $0.count } }
 
     // MARK: Signatures

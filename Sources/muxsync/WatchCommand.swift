@@ -1,19 +1,109 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import MuxSSHConfig
+import MuxSync
+import MuxTransport
 
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Keep HOST:PATH in step with LOCAL_DIR, sending every save within milliseconds (coming soon).",
-        discussion: "watch arrives with its own milestone; until then, run `muxsync push` after saving.")
+        abstract: "Keep HOST:PATH in step with LOCAL_DIR: every save reaches the remote within milliseconds.",
+        discussion: """
+            First pushes the tree (without deleting remote extras unless --delete), then sends each \
+            change over the one open SSH session: inotify on Linux, polling elsewhere or with --poll. \
+            Deletes and renames propagate; an emptied or vanished LOCAL_DIR never empties the remote. \
+            When the connection drops, changes keep queueing and are sent after reconnecting. \
+            Stop with Ctrl-C.
+            """)
 
-    @Argument(help: ArgumentHelp("The local directory to follow.", valueName: "local-dir"))
+    @Argument(help: ArgumentHelp("The local directory to follow (default: the project root).", valueName: "local-dir"))
     var localDirectory: String?
 
-    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH.", valueName: "host:path"))
+    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH (default: remote from .muxsync.toml).", valueName: "host:path"))
     var destination: String?
 
-    func run() async throws {
-        print("muxsync watch is not available in this version yet; use `muxsync push` for now.")
-        throw ExitCode(2)
+    @Flag(help: "Poll the tree instead of using inotify (network filesystems, containers).")
+    var poll = false
+
+    @Option(help: "Seconds between polls with --poll (or where inotify is unavailable).")
+    var pollInterval: Double?
+
+    @Flag(help: "The first sync also deletes remote entries that do not exist locally.")
+    var delete = false
+
+    @Flag(help: "Overwrite or delete remote files changed on the remote since muxsync last wrote them.")
+    var force = false
+
+    @Flag(help: "One JSON object per line on standard output, for scripts.")
+    var json = false
+
+    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip paths matching PATTERN (gitignore syntax; repeatable).", valueName: "pattern"))
+    var excludes: [String] = []
+
+    @Flag(help: "Do not apply the default ignore list (.git/, __pycache__/, editor swap files...).")
+    var noDefaultIgnores = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    mutating func validate() throws {
+        if let pollInterval, !(0.01...3600).contains(pollInterval) {
+            throw ValidationError("--poll-interval must be between 0.01 and 3600 seconds (got \(pollInterval))")
+        }
     }
+
+    func run() async throws {
+        let logger = connection.makeLogger()
+        do {
+            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destination)
+            var options = WatchOptions()
+            options.forcePolling = poll
+            options.pollInterval = .milliseconds(Int((pollInterval ?? project.config?.pollInterval ?? 1) * 1000))
+            options.deleteOnStart = delete
+            options.force = force
+            let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
+                                         useDefaults: !noDefaultIgnores)
+            let status = WatchStatus.forStandardError(json: json, quiet: connection.quiet)
+            let connector = Connector(options: connection, logger: logger)
+            let remote = project.remote
+            status.emit(.connecting(remote.description))
+            let engine = WatchEngine(localRoot: project.localRoot, remoteRoot: remote.path, options: options, filter: filter,
+                                     status: status, logger: logger) { try await connector.open(remote) }
+            let host = SharedSessionHost(role: "watch", localRoot: absolutePath(project.localRoot), remoteRoot: remote.path,
+                                         watch: engine, status: status, logger: logger, client: { engine.client })
+            let server = connection.noShared ? nil : try? ControlServer.start(
+                endpoint: try connector.resolve(remote).endpoint, logger: logger,
+                handler: { request, channel in await host.handle(request, channel) })
+            defer { server?.stop() }
+            let task = Task { try await engine.run() }
+            let stops = StopSignals { task.cancel() }
+            defer { stops.cancel() }
+            do {
+                try await task.value
+            } catch is CancellationError {
+                status.finish()
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw report(error)
+        }
+    }
+}
+
+/// Turns SIGINT/SIGTERM into a clean stop (spares removed, state saved).
+final class StopSignals: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { for source in sources { source.cancel() } }
 }

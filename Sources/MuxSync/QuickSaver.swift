@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MuxSFTPWire
+import MuxTransport
+
+// MARK: - A save on the remote in two round trips
+
+/// Sends small files with temporary files opened ahead of time, so a save
+/// costs two round trips instead of three: (1) WRITE + FSETSTAT + CLOSE of the
+/// spare temp file plus an LSTAT of the target, all in one batch; (2) the
+/// rename, which waits for (1) because a failed write must never be renamed
+/// into place, and because the LSTAT tells whether someone else changed the
+/// target (a conflict). After each save a new spare is opened in the background.
+public final class QuickSaver: @unchecked Sendable {
+    struct Spare: Sendable {
+        let handle: SFTPHandle
+        let path: String
+    }
+
+    public let client: SFTPClient
+    public let state: SyncStateStore?
+    public var force = false
+    /// Files larger than this take the ordinary path.
+    public let limit: UInt64 = 1 << 20
+    private let spares = Locked([String: Spare]())
+
+    public init(client: SFTPClient, state: SyncStateStore?, force: Bool) {
+        self.client = client
+        self.state = state
+        self.force = force
+    }
+
+    /// Sends `localPath` to `remotePath` if a spare is ready in that remote
+    /// directory; returns nil (having sent nothing) when the caller should use
+    /// the ordinary path. Opens a spare for next time either way.
+    public func save(_ path: String, localPath: String, remotePath: String) async throws -> UploadResult? {
+        let directory = RemotePath.parent(remotePath)
+        defer { replenish(directory) }
+        guard let spare = spares.withLock({ $0.removeValue(forKey: directory) }) else { return nil }
+        let fd = open(localPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            discard(spare)
+            throw LocalIOError(path: localPath, operation: "open", errno: errno)
+        }
+        defer { close(fd) }
+        let before = try LocalStat.of(fd: fd, path: localPath)
+        guard before.isRegularFile, before.size <= limit else {
+            discard(spare)
+            return nil
+        }
+        let bytes = try LocalFile(fd: fd, path: localPath).read(at: 0, count: Int(before.size))
+        let channel = spare.handle.channel
+        let chunk = channel.limits.writeChunkLength(handleLength: spare.handle.bytes.count)
+        var requests: [SFTPRequest] = []
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + chunk, bytes.count)
+            requests.append(.write(handle: spare.handle.bytes, offset: UInt64(offset), data: Array(bytes[offset..<end])))
+            offset = end
+        }
+        let attributes = SFTPAttributes(permissions: before.permissions,
+                                        atime: UInt32(clamping: before.mtime), mtime: UInt32(clamping: before.mtime))
+        requests += [.fsetstat(handle: spare.handle.bytes, attributes: attributes), .close(handle: spare.handle.bytes),
+                     .lstat(path: remotePath)]
+        let replies = try await channel.sendBatch(requests)
+        do {
+            for reply in replies.dropLast() { try SFTPReplyCheck.ok(reply, "write", remotePath) }
+            try checkConflict(path, target: replies.last)
+            let after = try LocalStat.of(fd: fd, path: localPath)
+            guard after == before else { throw UploadError.keptChanging(localPath, "changed while being sent") }
+            try await channel.rename(spare.path, to: remotePath)
+        } catch {
+            _ = try? await channel.remove(spare.path)
+            throw error
+        }
+        let mtime = Int64(UInt32(clamping: before.mtime))
+        state?.setRecord(FileRecord(size: before.size, mtime: mtime), for: path)
+        return UploadResult(bytes: before.size, size: before.size, mtime: before.mtime, permissions: before.permissions,
+                            sent: before)
+    }
+
+    private func checkConflict(_ path: String, target reply: SFTPReply?) throws {
+        guard !force, case .attrs(_, let attributes) = reply, let record = state?.record(path) else { return }
+        let found = TreeEntry(path: path, kind: .file, size: attributes.size ?? 0, mtime: Int64(attributes.mtime ?? 0))
+        if found.size != record.size || found.mtime != record.mtime {
+            throw RemoteConflict(path: path, expected: record, found: found)
+        }
+    }
+
+    /// Opens a spare temp file in `directory` unless one is there already.
+    public func replenish(_ directory: String) {
+        if spares.withLock({ $0[directory] != nil }) { return }
+        let client = self.client
+        Task {
+            let channel = client.nextChannel()
+            let path = RemotePath.join(directory, TemporaryName.upload(for: "save"))
+            guard let handle = try? await channel.open(path, flags: [.write, .create, .exclusive],
+                                                       attributes: SFTPAttributes(permissions: 0o600)) else { return }
+            let spare = Spare(handle: handle, path: path)
+            let extra = spares.withLock { table -> Spare? in
+                if table[directory] != nil { return spare }
+                table[directory] = spare
+                return nil
+            }
+            if let extra { discard(extra) }
+        }
+    }
+
+    /// Closes and removes every spare (on exit or before reconnecting).
+    public func discardAll() async {
+        let all = spares.withLock { table -> [Spare] in
+            defer { table.removeAll() }
+            return Array(table.values)
+        }
+        for spare in all {
+            _ = try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)])
+        }
+    }
+
+    private func discard(_ spare: Spare) {
+        Task { _ = try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)]) }
+    }
+}

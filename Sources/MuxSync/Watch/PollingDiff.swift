@@ -1,0 +1,205 @@
+// PollingDiff: what changed between two polls, turned into an ordered list of observations.
+//
+// Pure (no I/O): the snapshot walk fills `removed`, `added` and `modified`; `observations()`
+// detects renames by inode and orders everything so that applying it in order is valid:
+//   1. removals (not inside another removal, not holding a rename's source),
+//   2. renames, creations and modifications, parents before children (a rename whose
+//      source lies in a renamed directory comes after that directory's rename),
+//   3. removals of directories that a rename took something out of.
+// A removed path and a new path with the same inode, kind and (for non-directories) size and
+// mtime are one rename; inside a renamed directory, entries are matched by relative path.
+
+// MARK: - EntryStat
+
+/// The stat fields polling compares (symlinks are immutable: re-pointing one makes a new
+/// inode, so its target need not be read).
+struct EntryStat: Sendable, Equatable {
+    enum Kind: UInt8, Sendable { case file, directory, symlink, special }
+
+    var kind: Kind
+    var mode: UInt32
+    var size: Int64
+    var mtimeSeconds: Int64
+    var mtimeNanoseconds: Int32
+    var inode: UInt64
+
+    var isDirectory: Bool { kind == .directory }
+
+    /// Whether `other` is the same object (same inode, same kind).
+    func isSameObject(as other: EntryStat) -> Bool { inode == other.inode && kind == other.kind }
+
+    /// Whether the difference to `other` is worth an event: for directories only the mode
+    /// (their mtime moves with every entry added or removed), for the rest everything.
+    func differsVisibly(from other: EntryStat) -> Bool {
+        if kind == .directory && other.kind == .directory { return mode != other.mode }
+        return self != other
+    }
+}
+
+// MARK: - PollingDiff
+
+/// The differences found by one poll.
+struct PollingDiff: Sendable {
+    struct Item: Sendable {
+        var path: String
+        var stat: EntryStat
+    }
+
+    /// Entries gone (with every entry of a vanished directory's subtree).
+    var removed: [Item] = []
+    /// Entries new (with every entry of a new directory's subtree).
+    var added: [Item] = []
+    /// Same path, same object kind, visibly different.
+    var modified: [String] = []
+    /// Directories whose .gitignore (or the root's .muxsyncignore) changed.
+    var ignoreFilesChanged: [String] = []
+
+    var isEmpty: Bool { removed.isEmpty && added.isEmpty && modified.isEmpty }
+
+    // MARK: Observations
+
+    private struct Step {
+        var key: String
+        var rank: Int  // 0 removal, 1 rename, 2 creation, 3 modification
+        var observation: ChangeCoalescer.Observation
+        var after: Int?
+    }
+
+    /// The differences as ordered observations (see the file header).
+    func observations() -> [ChangeCoalescer.Observation] {
+        let removed = self.removed.sorted { ByteExact.treeOrderLess($0.path, $1.path) }
+        let added = self.added.sorted { ByteExact.treeOrderLess($0.path, $1.path) }
+        var addedByPath: [BytePath: Int] = [:]
+        var addedByInode: [UInt64: [Int]] = [:]
+        for (i, item) in added.enumerated() {
+            addedByPath[BytePath(item.path)] = i
+            addedByInode[item.stat.inode, default: []].append(i)
+        }
+        let replaced = Set(removed.map { BytePath($0.path) }).intersection(added.map { BytePath($0.path) })
+        var addedTaken = [Bool](repeating: false, count: added.count)
+        var removedTaken = [Bool](repeating: false, count: removed.count)
+        var currentPath = removed.map(\.path)
+        var remappedBy = [Int?](repeating: nil, count: removed.count)
+        var steps: [Step] = []
+        var renameSources: [String] = []
+
+        for i in removed.indices where !removedTaken[i] {
+            let old = removed[i]
+            if hasAncestor(old.path, in: replaced) { continue }
+            let candidate = addedByInode[old.stat.inode]?.first { j in
+                let new = added[j].stat
+                return !addedTaken[j] && new.kind == old.stat.kind
+                    && (new.isDirectory || (new.size == old.stat.size && new.mtimeSeconds == old.stat.mtimeSeconds
+                        && new.mtimeNanoseconds == old.stat.mtimeNanoseconds))
+            }
+            // A move into the new incarnation of its own path cannot be replayed as a rename.
+            guard let j = candidate, !ByteExact.isStrictlyInside(added[j].path, currentPath[i]) else { continue }
+            removedTaken[i] = true
+            addedTaken[j] = true
+            let target = added[j].path
+            let renameStep = steps.count
+            steps.append(Step(key: target, rank: 1,
+                              observation: .renamed(from: currentPath[i], to: target, isDirectory: old.stat.isDirectory),
+                              after: remappedBy[i]))
+            renameSources.append(old.path)
+            if added[j].stat.differsVisibly(from: old.stat) {
+                steps.append(Step(key: target, rank: 3, observation: .modified(target), after: renameStep))
+            }
+            guard old.stat.isDirectory else { continue }
+            // The subtree moved along: match it by relative path.
+            let prefix = old.path.utf8.count
+            var k = i + 1
+            while k < removed.count, ByteExact.isStrictlyInside(removed[k].path, old.path) {
+                defer { k += 1 }
+                if removedTaken[k] { continue }
+                let moved = target + String(decoding: removed[k].path.utf8.dropFirst(prefix), as: UTF8.self)
+                currentPath[k] = moved
+                remappedBy[k] = renameStep
+                guard let a = addedByPath[BytePath(moved)], !addedTaken[a],
+                      added[a].stat.isSameObject(as: removed[k].stat) else { continue }
+                removedTaken[k] = true
+                addedTaken[a] = true
+                if added[a].stat.differsVisibly(from: removed[k].stat) {
+                    steps.append(Step(key: moved, rank: 3, observation: .modified(moved), after: renameStep))
+                }
+            }
+        }
+
+        // Removals: a removal inside another (untaken) removal is covered by it.
+        let removedRoots = Set(removed.indices.filter { !removedTaken[$0] }.map { BytePath(removed[$0].path) })
+        var sourceAncestors = Set<BytePath>()
+        for source in renameSources {
+            var node = ByteExact.parent(of: source)
+            while !node.isEmpty, sourceAncestors.insert(BytePath(node)).inserted { node = ByteExact.parent(of: node) }
+        }
+        var first: [ChangeCoalescer.Observation] = []
+        var last: [ChangeCoalescer.Observation] = []
+        for i in removed.indices where !removedTaken[i] {
+            if hasAncestor(removed[i].path, in: removedRoots) { continue }
+            let observation = ChangeCoalescer.Observation.removed(currentPath[i], isDirectory: removed[i].stat.isDirectory)
+            if let rename = remappedBy[i] {
+                steps.append(Step(key: currentPath[i], rank: 0, observation: observation, after: rename))
+            } else if sourceAncestors.contains(BytePath(removed[i].path)) {
+                last.append(observation)
+            } else {
+                first.append(observation)
+            }
+        }
+        for (j, item) in added.enumerated() where !addedTaken[j] {
+            steps.append(Step(key: item.path, rank: 2, observation: .created(item.path, isDirectory: item.stat.isDirectory)))
+        }
+        for path in modified {
+            steps.append(Step(key: path, rank: 3, observation: .modified(path)))
+        }
+        return first + PollingDiff.ordered(steps) + last
+    }
+
+    /// Steps in tree order of their key, each after its dependencies: steps keyed by an
+    /// ancestor of its key or by the same key with a lower rank, the rename that moved its
+    /// source, and renames away from its key (a path renamed away and then reused).
+    private static func ordered(_ steps: [Step]) -> [ChangeCoalescer.Observation] {
+        let order = steps.indices.sorted { a, b in
+            let ka = steps[a].key, kb = steps[b].key
+            if ByteExact.equal(ka, kb) { return steps[a].rank != steps[b].rank ? steps[a].rank < steps[b].rank : a < b }
+            return ByteExact.treeOrderLess(ka, kb)
+        }
+        var byKey: [BytePath: [Int]] = [:]
+        var renamedAway: [BytePath: [Int]] = [:]
+        for i in order {
+            byKey[BytePath(steps[i].key), default: []].append(i)
+            if case .renamed(let from, _, _) = steps[i].observation { renamedAway[BytePath(from), default: []].append(i) }
+        }
+        var emitted = [Bool](repeating: false, count: steps.count)
+        var output: [ChangeCoalescer.Observation] = []
+        output.reserveCapacity(steps.count)
+        func emit(_ i: Int) {
+            if emitted[i] { return }
+            emitted[i] = true
+            if let after = steps[i].after { emit(after) }
+            for j in renamedAway[BytePath(steps[i].key)] ?? [] where j != i { emit(j) }
+            for j in byKey[BytePath(steps[i].key)] ?? [] where steps[j].rank < steps[i].rank { emit(j) }
+            var node = ByteExact.parent(of: steps[i].key)
+            var ancestors: [String] = []
+            while !node.isEmpty {
+                ancestors.append(node)
+                node = ByteExact.parent(of: node)
+            }
+            for ancestor in ancestors.reversed() {
+                for j in byKey[BytePath(ancestor)] ?? [] { emit(j) }
+            }
+            output.append(steps[i].observation)
+        }
+        for i in order { emit(i) }
+        return output
+    }
+
+    private func hasAncestor(_ path: String, in set: Set<BytePath>) -> Bool {
+        if set.isEmpty { return false }
+        var node = ByteExact.parent(of: path)
+        while !node.isEmpty {
+            if set.contains(BytePath(node)) { return true }
+            node = ByteExact.parent(of: node)
+        }
+        return false
+    }
+}

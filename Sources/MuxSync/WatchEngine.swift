@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Logging
+import MuxSFTPWire
+import MuxTransport
+
+// MARK: - watch: keep the remote in step, over one session that stays open
+
+/// Choices for a watch.
+public struct WatchOptions: Sendable {
+    public var forcePolling = false
+    public var pollInterval: Duration = .seconds(1)
+    /// The first sync also deletes remote entries missing locally (off: only
+    /// deletions seen while watching propagate).
+    public var deleteOnStart = false
+    public var force = false
+    public var stateDirectory: String?
+    /// Delays between reconnection attempts (the last one repeats).
+    public var reconnectDelays: [Double] = [0.2, 0.5, 1, 2, 4, 8]
+    public init() {}
+}
+
+/// Runs `muxsync watch`: an initial push, then every local change goes to the
+/// remote over the open session; on a lost connection changes keep queueing,
+/// the session is re-established with backoff, a reconciling push runs, and
+/// the queue drains. Stops when its task is cancelled.
+public final class WatchEngine: Sendable {
+    public let localRoot: String
+    public let remoteRoot: String
+    public let options: WatchOptions
+    let connect: @Sendable () async throws -> SFTPClient
+    let filter: ExclusionFilter
+    let status: WatchStatus
+    let logger: Logger
+    let queue = ChangeQueue()
+    /// What watch has put on the remote, per local file version.
+    let known = KnownTree()
+    /// The pool of the current connection (nil while reconnecting), for shared-session use.
+    let currentClient = Locked<SFTPClient?>(nil)
+
+    public init(localRoot: String, remoteRoot: String, options: WatchOptions, filter: ExclusionFilter,
+                status: WatchStatus, logger: Logger, connect: @escaping @Sendable () async throws -> SFTPClient) {
+        self.localRoot = localRoot
+        self.remoteRoot = remoteRoot
+        self.options = options
+        self.filter = filter
+        self.status = status
+        self.logger = logger
+        self.connect = connect
+    }
+
+    /// One connected period: the pool and what goes with it.
+    struct Link: Sendable {
+        let client: SFTPClient
+        let state: SyncStateStore
+        let sender: FileSender
+        let saver: QuickSaver
+    }
+
+    public func run() async throws {
+        // Watch first, then sync: nothing saved during the initial push is missed.
+        let source = ChangeSources.make(root: localRoot, filter: filter, forcePolling: options.forcePolling,
+                                        pollInterval: options.pollInterval)
+        let stream = try source.start()
+        defer { source.stop() }
+        let queue = self.queue
+        let feeder = Task {
+            for await batch in stream { queue.add(batch) }
+            queue.close()
+        }
+        defer { feeder.cancel() }
+
+        var link = try await establish(firstTime: true)
+        let initial = try await reconcile(link, delete: options.deleteOnStart)
+        known.record(initial.localTree)
+        status.emit(.initialSync(initial.summary))
+        status.emit(.watching(source: source.kind, files: initial.localFiles))
+        var lastSave = ContinuousClock.now
+
+        while !Task.isCancelled {
+            guard let batch = await queue.next() else { break }
+            status.setQueue(batch.count)
+            do {
+                try await apply(batch, link)
+                queue.acknowledge()
+                status.setQueue(queue.count)
+                if ContinuousClock.now - lastSave > .seconds(1) || queue.count == 0 {
+                    try? link.state.save()
+                    lastSave = .now
+                }
+            } catch let error where Self.isConnectionLoss(error) {
+                queue.requeue(batch)
+                queue.acknowledge()
+                currentClient.withLock { $0 = nil }
+                status.emit(.disconnected("\(error)"))
+                try? link.state.save()
+                await link.client.session.close()
+                link = try await establish(firstTime: false)
+                // Files the batch already sent are skipped by the push (same size and mtime);
+                // what is left in the queue is only what a push does not cover.
+                let reconciled = try await reconcile(link, delete: false)
+                known.record(reconciled.localTree)
+                status.emit(.initialSync("after reconnecting: " + reconciled.summary))
+                queue.requeue(Self.afterReconcile(queue.takeAll()))
+            }
+        }
+        await link.saver.discardAll()
+        try? link.state.save()
+        await link.client.session.close()
+        status.finish()
+    }
+
+    // MARK: Connection
+
+    /// Connects, retrying with backoff when the network (not the credentials) fails.
+    private func establish(firstTime: Bool) async throws -> Link {
+        var attempt = 0
+        while true {
+            try Task.checkCancellation()
+            do {
+                let client = try await connect()
+                status.emit(.connected(client.session.endpoint))
+                let canonical = (try? await client.primary.realpath(remoteRoot)) ?? remoteRoot
+                let state = options.stateDirectory.map {
+                    SyncStateStore(directory: $0 + "/" + SyncStateStore.key(client.session.endpoint + "\u{0}" + canonical))
+                } ?? SyncStateStore(endpoint: client.session.endpoint, remoteRoot: canonical)
+                var sender = FileSender(client: client, state: state, logger: logger)
+                sender.force = options.force
+                currentClient.withLock { $0 = client }
+                return Link(client: client, state: state, sender: sender,
+                            saver: QuickSaver(client: client, state: state, force: options.force))
+            } catch let error as TransportError where error.stage == .hostKey || error.stage == .authentication {
+                throw error  // retrying cannot help
+            } catch {
+                if firstTime && attempt == 0 && !(error is TransportError) { throw error }
+                let delay = options.reconnectDelays[min(attempt, options.reconnectDelays.count - 1)]
+                attempt += 1
+                status.emit(.reconnecting(attempt: attempt, delay: delay))
+                logger.info("connection attempt \(attempt) failed: \(error)")
+                try await Task.sleep(for: .seconds(delay))
+            }
+        }
+    }
+
+    /// The pool of the current connection, nil while (re)connecting.
+    public var client: SFTPClient? { currentClient.withLock { $0 } }
+
+    // MARK: Flush
+
+    /// Returns once every local change made before the call is on the remote:
+    /// a fresh local scan is compared with what watch has sent (so nothing
+    /// depends on how fast the change source reports), the differences are
+    /// queued, and the queue is waited on until it is empty and idle.
+    public func sync(timeout: Duration = .seconds(300)) async throws {
+        let scan = try LocalScanner(root: localRoot, isExcluded: filter.walkPredicate).scan()
+        let start = queue.idleState.applied
+        let missing = known.differences(from: scan.tree)
+        queue.add(missing)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let state = queue.idleState
+            if state.idle && (missing.isEmpty || state.applied > start) { return }
+            guard ContinuousClock.now < deadline else {
+                throw SyncError.timedOut("waiting for \(queue.count) change(s) to reach the remote")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    static func isConnectionLoss(_ error: Error) -> Bool {
+        if let transport = error as? TransportError { return transport.isConnectionLoss || transport.stage == .sftp }
+        return false
+    }
+
+    /// A push of the whole tree (no deletes unless asked).
+    func reconcile(_ link: Link, delete: Bool) async throws -> PushReport {
+        var options = PushOptions()
+        options.delete = delete
+        options.force = self.options.force
+        options.stateDirectory = self.options.stateDirectory
+        var job = PushJob(localRoot: localRoot, remoteRoot: remoteRoot, client: link.client, options: options,
+                          isExcluded: filter.walkPredicate, progress: ProgressReporter(mode: .quiet), logger: logger)
+        job.sharedState = link.state
+        let report = try await job.run()
+        for failure in report.failures { status.emit(.failed(path: "", message: failure)) }
+        for warning in report.warnings { status.emit(.warning(warning)) }
+        return report
+    }
+
+    /// After a reconciling push, changes are covered; renames and removals are not.
+    static func afterReconcile(_ events: [ChangeEvent]) -> [ChangeEvent] {
+        events.compactMap { event in
+            switch event {
+            case .changed, .rescan: return nil
+            case .removed: return event
+            case .renamed(let from, _): return .removed(from)
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import MuxTransport
+
+// MARK: - What watch tells the user
+
+/// One thing that happened during a watch, for the status line, log lines
+/// and `--json`.
+public enum WatchEvent: Sendable {
+    case connecting(String)
+    case connected(String)
+    case disconnected(String)
+    case reconnecting(attempt: Int, delay: Double)
+    case initialSync(String)
+    case sent(path: String, bytes: UInt64, latency: Double?, delta: Bool)
+    case removed(String)
+    case renamed(from: String, to: String)
+    case conflict(String)
+    case failed(path: String, message: String)
+    case warning(String)
+    case watching(source: String, files: Int)
+}
+
+/// Renders watch events: a live status line on a terminal, plain lines
+/// otherwise, one JSON object per line with `--json`.
+public final class WatchStatus: @unchecked Sendable {
+    public enum Mode: Sendable { case tty, plain, json, quiet }
+
+    private struct State {
+        var connection = "starting"
+        var files = 0
+        var lastLatency: Double?
+        var queue = 0
+        var lineShown = false
+    }
+
+    public let mode: Mode
+    private let state = Locked(State())
+    private let output: @Sendable (String) -> Void
+
+    public init(mode: Mode, output: @escaping @Sendable (String) -> Void = { text in
+        FileHandle.standardError.write(Data(text.utf8))
+    }) {
+        self.mode = mode
+        self.output = output
+    }
+
+    public static func forStandardError(json: Bool, quiet: Bool) -> WatchStatus {
+        if json {
+            return WatchStatus(mode: .json, output: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
+        }
+        if quiet { return WatchStatus(mode: .quiet) }
+        return WatchStatus(mode: isatty(STDERR_FILENO) == 1 ? .tty : .plain)
+    }
+
+    /// Connection state, files in step, last latency and queue, for `muxsync status`.
+    public var snapshot: (connection: String, files: Int, lastLatency: Double?, queue: Int) {
+        state.withLock { ($0.connection, $0.files, $0.lastLatency, $0.queue) }
+    }
+
+    /// The queue of changes not yet on the remote.
+    public func setQueue(_ count: Int) {
+        let redraw = state.withLock { s -> Bool in
+            defer { s.queue = count }
+            return s.queue != count
+        }
+        if redraw && mode == .tty { drawStatus() }
+    }
+
+    public func adjustFiles(_ delta: Int) { state.withLock { $0.files = max(0, $0.files + delta) } }
+
+    public func emit(_ event: WatchEvent) {
+        state.withLock { s in
+            switch event {
+            case .connected(let endpoint): s.connection = "connected \(endpoint)"
+            case .disconnected: s.connection = "disconnected"
+            case .reconnecting(let attempt, _): s.connection = "reconnecting (attempt \(attempt))"
+            case .connecting(let endpoint): s.connection = "connecting \(endpoint)"
+            case .sent(_, _, let latency, _): if let latency { s.lastLatency = latency }
+            case .watching(_, let files): s.files = files
+            default: break
+            }
+        }
+        switch mode {
+        case .quiet:
+            if case .failed = event { output(Self.plainText(event) + "\n") }
+            if case .conflict = event { output(Self.plainText(event) + "\n") }
+        case .json:
+            output(Self.json(event) + "\n")
+        case .plain:
+            output(Self.timestamp() + " " + Self.plainText(event) + "\n")
+        case .tty:
+            clearStatus()
+            if Self.isWorthALine(event) { output(Self.plainText(event) + "\n") }
+            drawStatus()
+        }
+    }
+
+    /// Removes the status line (before exiting).
+    public func finish() {
+        if mode == .tty { clearStatus() }
+    }
+
+    // MARK: Rendering
+
+    private func drawStatus() {
+        let line = state.withLock { s -> String in
+            s.lineShown = true
+            var parts = ["● \(s.connection)", "\(s.files) files in step"]
+            if let latency = s.lastLatency { parts.append("last save \(Self.milliseconds(latency))") }
+            parts.append("queue \(s.queue)")
+            return parts.joined(separator: " · ")
+        }
+        output("\r\u{1B}[2K" + String(line.prefix(max(20, ProgressReporter.terminalWidth() - 1))))
+    }
+
+    private func clearStatus() {
+        let shown = state.withLock { s -> Bool in
+            defer { s.lineShown = false }
+            return s.lineShown
+        }
+        if shown { output("\r\u{1B}[2K") }
+    }
+
+    static func isWorthALine(_ event: WatchEvent) -> Bool {
+        switch event {
+        case .sent, .removed, .renamed: return true
+        case .connected, .disconnected, .conflict, .failed, .warning, .initialSync, .watching: return true
+        case .connecting, .reconnecting: return false
+        }
+    }
+
+    static func plainText(_ event: WatchEvent) -> String {
+        switch event {
+        case .connecting(let endpoint): return "connecting to \(endpoint)"
+        case .connected(let endpoint): return "connected to \(endpoint)"
+        case .disconnected(let why): return "connection lost: \(why); changes are kept and sent after reconnecting"
+        case .reconnecting(let attempt, let delay): return "reconnecting (attempt \(attempt)) in \(String(format: "%.1f", delay)) s"
+        case .initialSync(let summary): return "initial sync: \(summary)"
+        case .sent(let path, let bytes, let latency, let delta):
+            var text = "sent \(path) (\(HumanFormat.bytes(bytes))\(delta ? " as delta" : "")"
+            if let latency { text += ", \(milliseconds(latency)) after save" }
+            return text + ")"
+        case .removed(let path): return "removed \(path)"
+        case .renamed(let from, let to): return "renamed \(from) -> \(to)"
+        case .conflict(let text): return text
+        case .failed(let path, let message): return "error: \(path): \(message)"
+        case .warning(let text): return "warning: \(text)"
+        case .watching(let source, let files): return "watching \(files) files (\(source)); Ctrl-C to stop"
+        }
+    }
+
+    static func json(_ event: WatchEvent) -> String {
+        var object: [String: Any] = ["time": Date().timeIntervalSince1970]
+        switch event {
+        case .connecting(let endpoint): object["event"] = "connecting"; object["endpoint"] = endpoint
+        case .connected(let endpoint): object["event"] = "connected"; object["endpoint"] = endpoint
+        case .disconnected(let why): object["event"] = "disconnected"; object["reason"] = why
+        case .reconnecting(let attempt, let delay):
+            object["event"] = "reconnecting"; object["attempt"] = attempt; object["delay_s"] = delay
+        case .initialSync(let summary): object["event"] = "initial_sync"; object["summary"] = summary
+        case .sent(let path, let bytes, let latency, let delta):
+            object["event"] = "sent"; object["path"] = path; object["bytes"] = bytes; object["delta"] = delta
+            if let latency { object["latency_ms"] = (latency * 1000).rounded() }
+        case .removed(let path): object["event"] = "removed"; object["path"] = path
+        case .renamed(let from, let to): object["event"] = "renamed"; object["from"] = from; object["to"] = to
+        case .conflict(let text): object["event"] = "conflict"; object["message"] = text
+        case .failed(let path, let message): object["event"] = "error"; object["path"] = path; object["message"] = message
+        case .warning(let text): object["event"] = "warning"; object["message"] = text
+        case .watching(let source, let files): object["event"] = "watching"; object["source"] = source; object["files"] = files
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func milliseconds(_ seconds: Double) -> String {
+        seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : String(format: "%.2f s", seconds)
+    }
+
+    static func timestamp() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss.SSS"
+        return formatter.string(from: Date())
+    }
+}
