@@ -10,8 +10,27 @@ struct Connector {
     var options: ConnectionOptions
     var logger: Logger
 
-    /// Resolves `spec.host` through ssh config and connects.
+    /// Resolves `spec.host` through ssh config, connects and opens the SFTP pool.
     func open(_ spec: RemoteSpec) async throws -> SFTPClient {
+        let session = try await connect(spec)
+        do {
+            return try await SFTPClient.open(on: session, channels: options.channels)
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
+    /// Resolves `spec.host` through ssh config and connects (no channel yet).
+    func connect(_ spec: RemoteSpec) async throws -> SSHSession {
+        let target = try resolve(spec)
+        logger.info("connecting to \(target.endpoint) (\(spec.host))")
+        return try await SSHSession.connect(
+            to: target, options: ConnectOptions(passphrase: PassphrasePrompt.terminal()), logger: logger)
+    }
+
+    /// What `spec.host` means in ssh config (no network).
+    func resolve(_ spec: RemoteSpec) throws -> SSHTarget {
         let local = SSHLocalContext.current()
         let config: SSHConfig
         if let file = options.configFile {
@@ -21,16 +40,7 @@ struct Connector {
         }
         for warning in config.warnings { logger.info("\(warning)") }
         let resolved = try config.resolve(host: spec.host, user: spec.user, port: spec.port, local: local)
-        let target = try SSHTarget(resolved: resolved, acceptNewHostKey: options.acceptNew)
-        logger.info("connecting to \(target.endpoint) (\(spec.host))")
-        let session = try await SSHSession.connect(
-            to: target, options: ConnectOptions(passphrase: PassphrasePrompt.terminal()), logger: logger)
-        do {
-            return try await SFTPClient.open(on: session, channels: options.channels)
-        } catch {
-            await session.close()
-            throw error
-        }
+        return try SSHTarget(resolved: resolved, acceptNewHostKey: options.acceptNew)
     }
 }
 

@@ -22,6 +22,9 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "No progress display and no summary; errors only.")
     var quiet = false
 
+    @Flag(help: "Do not use a session shared by a running watch or `muxsync connect`; connect anew.")
+    var noShared = false
+
     mutating func validate() throws {
         guard (1...16).contains(channels) else {
             throw ValidationError("--channels must be between 1 and 16 (got \(channels))")

@@ -15,6 +15,7 @@ struct Muxsync: AsyncParsableCommand {
             `muxsync push` and `muxsync pull PATH` need no other arguments.
             """,
         version: MuxsyncVersion.string,
-        subcommands: [PushCommand.self, PullCommand.self, WatchCommand.self]
+        subcommands: [PushCommand.self, PullCommand.self, WatchCommand.self, ExecCommand.self, ConnectCommand.self,
+                      StatusCommand.self]
     )
 }

@@ -65,3 +65,8 @@ struct ProjectSettings {
         return spec
     }
 }
+
+/// `path` made absolute against the current directory (a shared session's process has another one).
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}

@@ -38,8 +38,18 @@ struct PullCommand: AsyncParsableCommand {
             options.include = includes.isEmpty ? (plan.config?.pull.include ?? []) : includes
             options.dryRun = dryRun
             options.directoryAsName = plan.directoryAsName
+            let connector = Connector(options: connection, logger: logger)
+            var request = ControlRequest(operation: .pull)
+            request.localPath = absolutePath(plan.localRoot)
+            request.remotePath = plan.remote.path
+            request.includes = options.include
+            request.flags = [(dryRun, "dry-run"), (options.directoryAsName, "directory-as-name")].filter(\.0).map(\.1)
+            if let code = try await SharedClient.run(request, for: plan.remote, connector: connector, quiet: connection.quiet) {
+                if code != 0 { throw ExitCode(code) }
+                return
+            }
             let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
-            let client = try await Connector(options: connection, logger: logger).open(plan.remote)
+            let client = try await connector.open(plan.remote)
             let report: PullReport
             do {
                 report = try await PullJob(remotePath: plan.remote.path, localRoot: plan.localRoot, client: client,

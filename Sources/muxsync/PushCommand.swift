@@ -72,8 +72,21 @@ struct PushCommand: AsyncParsableCommand {
             options.useState = !noState
             let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
                                          useDefaults: !noDefaultIgnores)
+            let connector = Connector(options: connection, logger: logger)
+            var request = ControlRequest(operation: .push)
+            request.localPath = absolutePath(project.localRoot)
+            request.remotePath = project.remote.path
+            request.excludes = (project.config?.exclude ?? []) + excludes
+            request.maxDelete = options.maxDelete
+            request.flags = [(options.delete, "delete"), (options.checksum, "checksum"), (dryRun, "dry-run"), (force, "force"),
+                             (inPlace, "inplace"), (verify, "verify"), (noState, "no-state"),
+                             (noDefaultIgnores, "no-default-ignores")].filter(\.0).map(\.1)
+            if let code = try await SharedClient.run(request, for: project.remote, connector: connector, quiet: connection.quiet) {
+                if code != 0 { throw ExitCode(code) }
+                return
+            }
             let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
-            let client = try await Connector(options: connection, logger: logger).open(project.remote)
+            let client = try await connector.open(project.remote)
             let report: PushReport
             do {
                 report = try await PushJob(localRoot: project.localRoot, remoteRoot: project.remote.path, client: client,

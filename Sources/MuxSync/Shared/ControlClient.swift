@@ -1,0 +1,33 @@
+import Foundation
+
+// MARK: - Using a session another muxsync process holds
+
+/// Sends one request to a shared session and relays the replies.
+public enum ControlClient {
+    /// The connection to the process sharing `endpoint`'s session, if any.
+    public static func connect(endpoint: String) -> ControlConnection? {
+        guard let path = try? ControlSocket.path(for: endpoint), let fd = ControlSocket.connect(path) else { return nil }
+        return ControlConnection(fd: fd)
+    }
+
+    /// Sends `request` and hands every reply to `handle` until the exit code
+    /// (returned) or an error (thrown). Blocks: call from a dedicated thread.
+    public static func run(_ request: ControlRequest, over connection: ControlConnection,
+                           handle: (ControlReply) -> Void) throws -> Int32 {
+        guard connection.send(request) else { throw ControlError.closed }
+        while let reply = try connection.receive(ControlReply.self) {
+            switch reply.kind {
+            case .exit: return reply.code ?? 1
+            case .error: throw SharedSessionError(message: reply.text ?? "the session process failed")
+            default: handle(reply)
+            }
+        }
+        throw ControlError.closed
+    }
+}
+
+/// An error the session process reported.
+public struct SharedSessionError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

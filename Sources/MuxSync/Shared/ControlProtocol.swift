@@ -1,0 +1,110 @@
+import Foundation
+
+// MARK: - What flows over a shared session's control socket
+
+/// A request from a muxsync command to the process holding a session.
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public enum Operation: String, Codable, Sendable { case status, exec, push, pull, interrupt }
+
+    public var operation: Operation
+    /// exec: argv; push/pull: the command line's arguments after resolution.
+    public var arguments: [String] = []
+    /// exec: remote working directory.
+    public var directory: String?
+    /// exec --sync: wait until every local change seen so far is on the remote.
+    public var sync = false
+    /// push/pull: absolute local path and remote path.
+    public var localPath: String?
+    public var remotePath: String?
+    /// push/pull options as flags ("delete", "checksum", "dry-run", "force", ...).
+    public var flags: [String] = []
+    public var excludes: [String] = []
+    /// pull --include globs.
+    public var includes: [String] = []
+    public var maxDelete: Int?
+
+    public init(operation: Operation) { self.operation = operation }
+}
+
+/// One message back: output, a line of text, the status, or the end.
+public struct ControlReply: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case stdout, stderr, line, status, exit, error }
+
+    public var kind: Kind
+    public var bytes: [UInt8]?
+    public var text: String?
+    public var code: Int32?
+    public var status: SharedSessionStatus?
+
+    public static func output(_ kind: Kind, _ bytes: [UInt8]) -> ControlReply { ControlReply(kind: kind, bytes: bytes) }
+    public static func line(_ text: String) -> ControlReply { ControlReply(kind: .line, text: text) }
+    public static func exit(_ code: Int32) -> ControlReply { ControlReply(kind: .exit, code: code) }
+    public static func error(_ text: String) -> ControlReply { ControlReply(kind: .error, text: text) }
+}
+
+/// What `muxsync status` shows of one running session.
+public struct SharedSessionStatus: Codable, Sendable, Equatable {
+    public var endpoint: String
+    public var pid: Int32
+    public var role: String
+    public var localRoot: String?
+    public var remoteRoot: String?
+    public var connection: String
+    public var queue: Int
+    public var lastLatencyMilliseconds: Int?
+    public var startedAt: Double
+
+    public init(endpoint: String, pid: Int32, role: String, localRoot: String?, remoteRoot: String?, connection: String,
+                queue: Int, lastLatencyMilliseconds: Int?, startedAt: Double) {
+        self.endpoint = endpoint
+        self.pid = pid
+        self.role = role
+        self.localRoot = localRoot
+        self.remoteRoot = remoteRoot
+        self.connection = connection
+        self.queue = queue
+        self.lastLatencyMilliseconds = lastLatencyMilliseconds
+        self.startedAt = startedAt
+    }
+}
+
+// MARK: - Framing (pure)
+
+/// Messages are a 4-byte big-endian length and that many bytes of JSON.
+/// Frames over 16 MiB are refused (a bounded allocation for any input).
+public enum ControlFraming {
+    public static let maxFrame = 16 << 20
+
+    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let body = try JSONEncoder().encode(value)
+        let length = UInt32(body.count)
+        return [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + body
+    }
+
+    /// Takes one complete frame off the front of `buffer`, if there is one.
+    public static func decode<T: Decodable>(_ type: T.Type, from buffer: inout [UInt8]) throws -> T? {
+        guard buffer.count >= 4 else { return nil }
+        let length = Int(buffer[0]) << 24 | Int(buffer[1]) << 16 | Int(buffer[2]) << 8 | Int(buffer[3])
+        guard length <= maxFrame else { throw ControlError.frameTooLarge(length) }
+        guard buffer.count >= 4 + length else { return nil }
+        let body = Data(buffer[4..<(4 + length)])
+        buffer.removeFirst(4 + length)
+        return try JSONDecoder().decode(type, from: body)
+    }
+}
+
+public enum ControlError: Error, Sendable, CustomStringConvertible {
+    case frameTooLarge(Int)
+    case unsafeDirectory(String, String)
+    case peerRejected(uid: UInt32)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .frameTooLarge(let n): return "control message of \(n) bytes refused (limit \(ControlFraming.maxFrame))"
+        case .unsafeDirectory(let path, let why): return "refusing to use \(path) for session sockets: \(why)"
+        case .peerRejected(let uid): return "refused a control connection from uid \(uid) (only the session's owner may use it)"
+        case .closed: return "the session process closed the control connection"
+        }
+    }
+}

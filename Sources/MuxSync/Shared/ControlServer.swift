@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Logging
+import MuxTransport
+
+// MARK: - Serving a held session to other muxsync commands
+
+/// Answers control requests on the session's socket. Only connections from
+/// the same uid are served; others are told why and closed.
+public final class ControlServer: @unchecked Sendable {
+    public typealias Handler = @Sendable (ControlRequest, ControlConnection) async -> Void
+
+    public let path: String
+    private let fd: Int32
+    private let handler: Handler
+    private let logger: Logger
+    private let stopped = Locked(false)
+
+    /// Starts listening; nil when another live process already serves `endpoint`.
+    public static func start(endpoint: String, logger: Logger, handler: @escaping Handler) throws -> ControlServer? {
+        let path = try ControlSocket.path(for: endpoint)
+        guard let fd = try ControlSocket.listen(path) else { return nil }
+        let server = ControlServer(path: path, fd: fd, handler: handler, logger: logger)
+        let thread = Thread { server.acceptLoop() }
+        thread.name = "muxsync-control"
+        thread.start()
+        return server
+    }
+
+    private init(path: String, fd: Int32, handler: @escaping Handler, logger: Logger) {
+        self.path = path
+        self.fd = fd
+        self.handler = handler
+        self.logger = logger
+    }
+
+    /// Stops accepting and removes the socket.
+    public func stop() {
+        guard !stopped.withLock({ old in defer { old = true }; return old }) else { return }
+        unlink(path)
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+
+    private func acceptLoop() {
+        while !stopped.withLock({ $0 }) {
+            let client = accept(fd, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            let connection = ControlConnection(fd: client)
+            guard let uid = ControlSocket.peerUID(client), uid == getuid() else {
+                connection.send(ControlReply.error("\(ControlError.peerRejected(uid: ControlSocket.peerUID(client) ?? UInt32.max))"))
+                logger.warning("refused a control connection from another user")
+                continue
+            }
+            let handler = self.handler
+            let thread = Thread {
+                guard let request = try? connection.receive(ControlRequest.self) else { return }
+                let done = DispatchSemaphore(value: 0)
+                Task {
+                    await handler(request, connection)
+                    connection.finishSending()
+                    done.signal()
+                }
+                done.wait()
+            }
+            thread.name = "muxsync-control-client"
+            thread.start()
+        }
+    }
+}

@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import MuxTransport
+
+// MARK: - Where shared sessions listen, and who may connect
+
+/// The Unix sockets of shared sessions: one per user@host:port, in a directory
+/// only the user can enter ($XDG_RUNTIME_DIR/muxsync, else /tmp/muxsync-UID,
+/// created 0700 and checked: owned by us, no group/other access).
+public enum ControlSocket {
+    public static func directory() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let base: String
+        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), access(runtime, W_OK) == 0 {
+            base = runtime + "/muxsync"
+        } else {
+            base = "/tmp/muxsync-\(getuid())"
+        }
+        if mkdir(base, 0o700) != 0 && errno != EEXIST {
+            throw ControlError.unsafeDirectory(base, String(cString: strerror(errno)))
+        }
+        var st = stat()
+        guard lstat(base, &st) == 0 else { throw ControlError.unsafeDirectory(base, String(cString: strerror(errno))) }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw ControlError.unsafeDirectory(base, "not a directory") }
+        guard st.st_uid == getuid() else { throw ControlError.unsafeDirectory(base, "owned by uid \(st.st_uid), not by us") }
+        guard st.st_mode & 0o077 == 0 else {
+            throw ControlError.unsafeDirectory(base, "others can enter it (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 700 it")
+        }
+        return base
+    }
+
+    /// The socket of the session to `endpoint` ("user@host:port").
+    public static func path(for endpoint: String) throws -> String {
+        try directory() + "/" + SyncStateStore.key(endpoint) + ".sock"
+    }
+
+    /// Every socket in the directory (for `muxsync status`).
+    public static func all() throws -> [String] {
+        let folder = try directory()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+            .filter { $0.hasSuffix(".sock") }.sorted().map { folder + "/" + $0 }
+    }
+
+    // MARK: Socket calls
+
+    static func address(_ path: String) -> sockaddr_un? {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
+    }
+
+    /// Connects; nil when nobody listens (a stale socket is removed).
+    public static func connect(_ path: String) -> Int32? {
+        guard var address = address(path) else { return nil }
+        #if canImport(Glibc)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return nil }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                systemConnect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if rc != 0 {
+            let code = errno
+            close(fd)
+            if code == ECONNREFUSED || code == ENOENT {
+                if code == ECONNREFUSED { unlink(path) }  // its owner crashed: stale
+            }
+            return nil
+        }
+        return fd
+    }
+
+    /// Listens at `path`, replacing a stale socket; refuses if a live one is there.
+    public static func listen(_ path: String) throws -> Int32? {
+        if let live = connect(path) {
+            close(live)
+            return nil  // another process already shares this session
+        }
+        unlink(path)
+        guard var address = address(path) else { return nil }
+        #if canImport(Glibc)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw LocalIOError(path: path, operation: "create socket", errno: errno) }
+        let previous = umask(0o077)
+        defer { umask(previous) }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0, systemListen(fd, 16) == 0 else {
+            let code = errno
+            close(fd)
+            throw LocalIOError(path: path, operation: "listen on", errno: code)
+        }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return fd
+    }
+
+    /// The uid of the process at the other end of a Unix socket.
+    public static func peerUID(_ fd: Int32) -> UInt32? {
+        #if canImport(Glibc)
+        var credentials = (pid: Int32(0), uid: UInt32(0), gid: UInt32(0))
+        var length = socklen_t(MemoryLayout.size(ofValue: credentials))
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+        return credentials.uid
+        #else
+        var uid = uid_t(0), gid = gid_t(0)
+        guard getpeereid(fd, &uid, &gid) == 0 else { return nil }
+        return uid
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    Glibc.connect(fd, address, length)
+}
+private func systemListen(_ fd: Int32, _ backlog: Int32) -> Int32 { Glibc.listen(fd, backlog) }
+#else
+private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    Darwin.connect(fd, address, length)
+}
+private func systemListen(_ fd: Int32, _ backlog: Int32) -> Int32 { Darwin.listen(fd, backlog) }
+#endif

@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import MuxTransport
+
+// MARK: - Serving push, pull, exec and status over a held session
+
+/// What a process holding a session (watch, `muxsync connect`) does for the
+/// commands that come through its control socket: they run here, over this
+/// session's channels, with no TCP connect, key exchange or authentication.
+public final class SharedSessionHost: Sendable {
+    public let role: String
+    public let localRoot: String?
+    public let remoteRoot: String?
+    let client: @Sendable () -> SFTPClient?
+    let watch: WatchEngine?
+    let status: WatchStatus?
+    let logger: Logger
+    let startedAt = Date().timeIntervalSince1970
+
+    public init(role: String, localRoot: String?, remoteRoot: String?, watch: WatchEngine?, status: WatchStatus?,
+                logger: Logger, client: @escaping @Sendable () -> SFTPClient?) {
+        self.role = role
+        self.localRoot = localRoot
+        self.remoteRoot = remoteRoot
+        self.watch = watch
+        self.status = status
+        self.logger = logger
+        self.client = client
+    }
+
+    /// The handler for `ControlServer`.
+    public func handle(_ request: ControlRequest, _ connection: ControlConnection) async {
+        guard let client = client() else {
+            connection.send(ControlReply.error("the shared session is reconnecting; try again, or use --no-shared"))
+            return
+        }
+        do {
+            switch request.operation {
+            case .status:
+                connection.send(ControlReply(kind: .status, status: snapshot(client)))
+                connection.send(ControlReply.exit(0))
+            case .exec:
+                try await exec(request, client.session, connection)
+            case .push:
+                try await push(request, client, connection)
+            case .pull:
+                try await pull(request, client, connection)
+            case .interrupt:
+                connection.send(ControlReply.exit(0))
+            }
+        } catch {
+            connection.send(ControlReply.error("\(error)"))
+        }
+    }
+
+    public func snapshot(_ client: SFTPClient?) -> SharedSessionStatus {
+        let live = status?.snapshot
+        return SharedSessionStatus(endpoint: client?.session.endpoint ?? "?", pid: getpid(), role: role,
+                                   localRoot: localRoot, remoteRoot: remoteRoot,
+                                   connection: live?.connection ?? (client?.session.isClosed == false ? "connected" : "closed"),
+                                   queue: live?.queue ?? 0,
+                                   lastLatencyMilliseconds: live?.lastLatency.map { Int(($0 * 1000).rounded()) },
+                                   startedAt: startedAt)
+    }
+
+    // MARK: exec
+
+    private func exec(_ request: ControlRequest, _ session: SSHSession, _ connection: ControlConnection) async throws {
+        if request.sync {
+            guard let watch else {
+                connection.send(ControlReply.error("--sync needs a running `muxsync watch`; this session is held by `muxsync \(role)`"))
+                return
+            }
+            try await watch.sync()
+        }
+        let run = RemoteRun(session: session, arguments: request.arguments, directory: request.directory ?? remoteRoot)
+        // A second frame on the same connection asks for an interrupt (Ctrl-C in the client).
+        let listener = Thread {
+            while let next = try? connection.receive(ControlRequest.self) {
+                if next.operation == .interrupt { Task { await run.interrupt() } }
+            }
+        }
+        listener.start()
+        let exit = try await run.run(stdout: { connection.send(ControlReply.output(.stdout, $0)) },
+                                     stderr: { connection.send(ControlReply.output(.stderr, $0)) })
+        if let signal = exit.signal { connection.send(ControlReply.line("remote command killed by SIG\(signal)")) }
+        connection.send(ControlReply.exit(exit.shellStatus))
+    }
+
+    // MARK: push and pull
+
+    private func push(_ request: ControlRequest, _ client: SFTPClient, _ connection: ControlConnection) async throws {
+        guard let local = request.localPath, let remote = request.remotePath else {
+            connection.send(ControlReply.error("push needs a local and a remote path"))
+            return
+        }
+        var options = PushOptions()
+        options.delete = request.flags.contains("delete")
+        options.checksum = request.flags.contains("checksum")
+        options.dryRun = request.flags.contains("dry-run")
+        options.force = request.flags.contains("force")
+        options.inPlace = request.flags.contains("inplace")
+        options.verify = request.flags.contains("verify")
+        options.useState = !request.flags.contains("no-state")
+        options.maxDelete = request.maxDelete
+        let filter = ExclusionFilter(root: local, excludes: request.excludes,
+                                     useDefaults: !request.flags.contains("no-default-ignores"))
+        let lines = ProgressReporter(mode: .plain, plainInterval: 2, output: { text in
+            connection.send(ControlReply.line(text.hasSuffix("\n") ? String(text.dropLast()) : text))
+        })
+        let report = try await PushJob(localRoot: local, remoteRoot: remote, client: client, options: options,
+                                       isExcluded: filter.walkPredicate, progress: lines, logger: logger).run()
+        for warning in report.warnings { connection.send(ControlReply.line("warning: " + warning)) }
+        for failure in report.failures { connection.send(ControlReply.line("failed: " + failure)) }
+        connection.send(ControlReply.line(options.dryRun ? "dry run: \(report.plan.actions.count) changes" : report.summary))
+        connection.send(ControlReply.exit(report.failures.isEmpty ? 0 : 1))
+    }
+
+    private func pull(_ request: ControlRequest, _ client: SFTPClient, _ connection: ControlConnection) async throws {
+        guard let local = request.localPath, let remote = request.remotePath else {
+            connection.send(ControlReply.error("pull needs a remote and a local path"))
+            return
+        }
+        var options = PullOptions()
+        options.include = request.includes
+        options.dryRun = request.flags.contains("dry-run")
+        options.directoryAsName = request.flags.contains("directory-as-name")
+        let lines = ProgressReporter(mode: .plain, plainInterval: 2, output: { text in
+            connection.send(ControlReply.line(text.hasSuffix("\n") ? String(text.dropLast()) : text))
+        })
+        let report = try await PullJob(remotePath: remote, localRoot: local, client: client, options: options,
+                                       progress: lines, logger: logger).run()
+        for warning in report.warnings { connection.send(ControlReply.line("warning: " + warning)) }
+        for failure in report.failures { connection.send(ControlReply.line("failed: " + failure)) }
+        connection.send(ControlReply.line(report.summary))
+        connection.send(ControlReply.exit(report.failures.isEmpty ? 0 : 1))
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import MuxSSHConfig
+import MuxSync
+import MuxTransport
+
+struct ExecCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command on the remote over the SSH session; exits with its status.",
+        discussion: """
+            Output streams as it comes; Ctrl-C reaches the remote command (again: TERM, then KILL). \
+            Arguments after -- arrive exactly as given (quoted for the remote shell). In a project with \
+            .muxsync.toml the command runs in the project's remote directory unless --cwd says otherwise.
+            """)
+
+    @Argument(help: ArgumentHelp("The remote: HOST, HOST:PATH (PATH becomes the working directory), or omitted in a project.", valueName: "host"))
+    var host: String?
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+    var command: [String] = []
+
+    @Option(help: "Remote working directory.")
+    var cwd: String?
+
+    @Flag(help: "First wait until every local change seen so far is on the remote (needs a running watch).")
+    var sync = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    mutating func validate() throws {
+        if command.isEmpty { throw ValidationError("give the command after --, e.g. muxsync exec gpu -- python train.py") }
+    }
+
+    func run() async throws {
+        let logger = connection.makeLogger()
+        let status: Int32
+        do {
+            let (spec, directory) = try resolveTarget()
+            let connector = Connector(options: connection, logger: logger)
+            var request = ControlRequest(operation: .exec)
+            request.arguments = command
+            request.directory = directory
+            request.sync = sync
+            if let code = try await SharedClient.run(request, for: spec, connector: connector, quiet: connection.quiet) {
+                throw ExitCode(code)
+            }
+            if sync {
+                throw ValidationError("--sync needs a running `muxsync watch` for this host (none found); start one, or drop --sync")
+            }
+            let session = try await connector.connect(spec)
+            let run = RemoteRun(session: session, arguments: command, directory: directory)
+            let stops = StopSignals { Task { await run.interrupt() } }
+            defer { stops.cancel() }
+            let exit = try await run.run(stdout: { FileHandle.standardOutput.write(Data($0)) },
+                                         stderr: { FileHandle.standardError.write(Data($0)) })
+            await session.close()
+            if let signal = exit.signal { FileHandle.standardError.write(Data("muxsync: remote command killed by SIG\(signal)\n".utf8)) }
+            status = exit.shellStatus
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw report(error)
+        }
+        throw ExitCode(status)
+    }
+
+    /// HOST[:PATH] from the argument, or the project's remote; --cwd wins.
+    private func resolveTarget() throws -> (RemoteSpec, String?) {
+        if let host {
+            if let spec = try? RemoteSpec.classify(host) {
+                return (spec, cwd ?? (spec.path.isEmpty ? nil : spec.path))
+            }
+            return (RemoteSpec(host: host, path: ""), cwd)
+        }
+        let project = try ProjectSettings.resolve(localArgument: nil, remoteArgument: nil)
+        return (project.remote, cwd ?? project.remote.path)
+    }
+}

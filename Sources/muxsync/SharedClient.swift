@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import MuxSSHConfig
+import MuxSync
+import MuxTransport
+
+/// Runs a command through a session another muxsync process holds, if one
+/// holds a session to that host: no TCP connect, key exchange or authentication.
+enum SharedClient {
+    /// nil when no session is shared for `spec` (the caller connects itself);
+    /// else the exit code of the request.
+    static func run(_ request: ControlRequest, for spec: RemoteSpec, connector: Connector,
+                    quiet: Bool) async throws -> Int32? {
+        guard !connector.options.noShared else { return nil }
+        let endpoint = try connector.resolve(spec).endpoint
+        guard let connection = ControlClient.connect(endpoint: endpoint) else { return nil }
+        connector.logger.info("using the session shared by another muxsync process for \(endpoint)")
+        let stops = StopSignals {
+            var interrupt = ControlRequest(operation: .interrupt)
+            interrupt.arguments = []
+            connection.send(interrupt)
+        }
+        defer { stops.cancel() }
+        let result: Result<Int32, Error> = await Task.detached {
+            Result {
+                try ControlClient.run(request, over: connection) { reply in
+                    switch reply.kind {
+                    case .stdout: FileHandle.standardOutput.write(Data(reply.bytes ?? []))
+                    case .stderr: FileHandle.standardError.write(Data(reply.bytes ?? []))
+                    case .line where !quiet: FileHandle.standardError.write(Data(((reply.text ?? "") + "\n").utf8))
+                    default: break
+                    }
+                }
+            }
+        }.value
+        return try result.get()
+    }
+}
