@@ -39,22 +39,27 @@ public final class WatchStatus: @unchecked Sendable {
     }
 
     public let mode: Mode
+    /// Put before every plain line (the host, when watching several).
+    public let prefix: String
     private let state = Locked(State())
     private let output: @Sendable (String) -> Void
 
-    public init(mode: Mode, output: @escaping @Sendable (String) -> Void = { text in
+    public init(mode: Mode, prefix: String = "", output: @escaping @Sendable (String) -> Void = { text in
         FileHandle.standardError.write(Data(text.utf8))
     }) {
         self.mode = mode
+        self.prefix = prefix
         self.output = output
     }
 
-    public static func forStandardError(json: Bool, quiet: Bool) -> WatchStatus {
+    /// A live status line on a terminal; plain lines elsewhere or with a prefix
+    /// (several hosts cannot share one status line); JSON on stdout.
+    public static func forStandardError(json: Bool, quiet: Bool, prefix: String = "") -> WatchStatus {
         if json {
-            return WatchStatus(mode: .json, output: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
+            return WatchStatus(mode: .json, prefix: prefix, output: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
         }
-        if quiet { return WatchStatus(mode: .quiet) }
-        return WatchStatus(mode: isatty(STDERR_FILENO) == 1 ? .tty : .plain)
+        if quiet { return WatchStatus(mode: .quiet, prefix: prefix) }
+        return WatchStatus(mode: isatty(STDERR_FILENO) == 1 && prefix.isEmpty ? .tty : .plain, prefix: prefix)
     }
 
     /// Connection state, files in step, last latency and queue, for `muxsync status`.
@@ -87,12 +92,12 @@ public final class WatchStatus: @unchecked Sendable {
         }
         switch mode {
         case .quiet:
-            if case .failed = event { output(Self.plainText(event) + "\n") }
-            if case .conflict = event { output(Self.plainText(event) + "\n") }
+            if case .failed = event { output(prefix + Self.plainText(event) + "\n") }
+            if case .conflict = event { output(prefix + Self.plainText(event) + "\n") }
         case .json:
-            output(Self.json(event) + "\n")
+            output(Self.json(event, host: prefix.isEmpty ? nil : String(prefix.dropLast(2))) + "\n")
         case .plain:
-            output(Self.timestamp() + " " + Self.plainText(event) + "\n")
+            output(Self.timestamp() + " " + prefix + Self.plainText(event) + "\n")
         case .tty:
             clearStatus()
             if Self.isWorthALine(event) { output(Self.plainText(event) + "\n") }
@@ -154,8 +159,9 @@ public final class WatchStatus: @unchecked Sendable {
         }
     }
 
-    static func json(_ event: WatchEvent) -> String {
+    static func json(_ event: WatchEvent, host: String? = nil) -> String {
         var object: [String: Any] = ["time": Date().timeIntervalSince1970]
+        if let host { object["destination"] = host }
         switch event {
         case .connecting(let endpoint): object["event"] = "connecting"; object["endpoint"] = endpoint
         case .connected(let endpoint): object["event"] = "connected"; object["endpoint"] = endpoint

@@ -57,7 +57,7 @@ struct ProjectSettings {
                                directoryAsName: localArgument == nil && config.pull.dest == nil && !relative.isEmpty && relative != ".")
     }
 
-    private static func checkedRemote(_ text: String) throws -> RemoteSpec {
+    static func checkedRemote(_ text: String) throws -> RemoteSpec {
         let spec = try parseRemote(text, what: "destination")
         if spec.path.isEmpty {
             throw ValidationError("'\(text)' names no remote path; write \(spec.host):. for the remote home directory or give an absolute path")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MuxSSHConfig
 import MuxSync
+import Logging
 import MuxTransport
 
 struct PushCommand: AsyncParsableCommand {
@@ -18,8 +19,9 @@ struct PushCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The local directory to send (default: the project root).", valueName: "local-dir"))
     var localDirectory: String?
 
-    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH (default: remote from .muxsync.toml).", valueName: "host:path"))
-    var destination: String?
+    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH, several for several hosts (default: remote from .muxsync.toml).",
+                                 valueName: "host:path"))
+    var destinations: [String] = []
 
     @Flag(help: "Compare file contents instead of size and mtime (reads remote files back).")
     var checksum = false
@@ -60,53 +62,95 @@ struct PushCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = connection.makeLogger()
         do {
-            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destination)
-            var options = PushOptions()
-            options.checksum = checksum || (project.config?.checksum ?? false)
-            options.delete = delete || (project.config?.delete ?? false)
-            options.maxDelete = maxDelete ?? project.config?.maxDelete
-            options.dryRun = dryRun
-            options.force = force
-            options.inPlace = inPlace
-            options.verify = verify
-            options.useState = !noState
-            let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
-                                         useDefaults: !noDefaultIgnores)
-            let connector = Connector(options: connection, logger: logger)
-            var request = ControlRequest(operation: .push)
-            request.localPath = absolutePath(project.localRoot)
-            request.remotePath = project.remote.path
-            request.excludes = (project.config?.exclude ?? []) + excludes
-            request.maxDelete = options.maxDelete
-            request.flags = [(options.delete, "delete"), (options.checksum, "checksum"), (dryRun, "dry-run"), (force, "force"),
-                             (inPlace, "inplace"), (verify, "verify"), (noState, "no-state"),
-                             (noDefaultIgnores, "no-default-ignores")].filter(\.0).map(\.1)
-            if let code = try await SharedClient.run(request, for: project.remote, connector: connector, quiet: connection.quiet) {
-                if code != 0 { throw ExitCode(code) }
+            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destinations.first)
+            let remotes = destinations.isEmpty ? [project.remote] : try destinations.map(ProjectSettings.checkedRemote)
+            if remotes.count == 1 {
+                let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
+                let outcome = try await push(project, to: remotes[0], progress: progress, logger: logger)
+                if outcome != 0 { throw ExitCode(outcome) }
                 return
             }
-            let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
-            let client = try await connector.open(project.remote)
-            let report: PushReport
-            do {
-                report = try await PushJob(localRoot: project.localRoot, remoteRoot: project.remote.path, client: client,
-                                           options: options, isExcluded: filter.walkPredicate, progress: progress,
-                                           logger: logger).run()
-            } catch {
-                await client.session.close()
-                throw error
+            // Several hosts: one session each, all at once; a slow or failed host does not hold up the others.
+            let results = await withTaskGroup(of: (String, Result<Int32, Error>).self) { group in
+                for remote in remotes {
+                    group.addTask {
+                        do {
+                            let code = try await push(project, to: remote, progress: ProgressReporter(mode: .quiet),
+                                                      logger: logger, prefix: remote.description + ": ")
+                            return (remote.description, .success(code))
+                        } catch {
+                            return (remote.description, .failure(error))
+                        }
+                    }
+                }
+                var collected: [(String, Result<Int32, Error>)] = []
+                for await item in group { collected.append(item) }
+                return collected.sorted { $0.0 < $1.0 }
             }
-            await client.session.close()
-            for warning in report.warnings { progress.printLine("warning: " + warning) }
-            progress.finish(summary: connection.quiet ? nil : (dryRun ? "dry run: \(report.plan.actions.count) changes" : report.summary))
-            if !report.failures.isEmpty {
-                for failure in report.failures { FileHandle.standardError.write(Data("muxsync: failed: \(failure)\n".utf8)) }
-                throw ExitCode.failure
+            var failed = 0
+            for (name, result) in results {
+                switch result {
+                case .success(0): break
+                case .success: failed += 1
+                case .failure(let error):
+                    failed += 1
+                    FileHandle.standardError.write(Data("muxsync: \(name): error: \(error)\n".utf8))
+                }
             }
+            if failed > 0 { throw ExitCode.failure }
         } catch let exit as ExitCode {
             throw exit
         } catch {
             throw report(error)
         }
+    }
+
+    /// One destination: through a shared session if one is running, else its own.
+    /// Returns the exit status (0 when everything was sent).
+    private func push(_ project: ProjectSettings, to remote: RemoteSpec, progress: ProgressReporter, logger: Logger,
+                      prefix: String = "") async throws -> Int32 {
+        var options = PushOptions()
+        options.checksum = checksum || (project.config?.checksum ?? false)
+        options.delete = delete || (project.config?.delete ?? false)
+        options.maxDelete = maxDelete ?? project.config?.maxDelete
+        options.dryRun = dryRun
+        options.force = force
+        options.inPlace = inPlace
+        options.verify = verify
+        options.useState = !noState
+        let allExcludes = (project.config?.exclude ?? []) + excludes
+        let connector = Connector(options: connection, logger: logger)
+        var request = ControlRequest(operation: .push)
+        request.localPath = absolutePath(project.localRoot)
+        request.remotePath = remote.path
+        request.excludes = allExcludes
+        request.maxDelete = options.maxDelete
+        request.flags = [(options.delete, "delete"), (options.checksum, "checksum"), (dryRun, "dry-run"), (force, "force"),
+                         (inPlace, "inplace"), (verify, "verify"), (noState, "no-state"),
+                         (noDefaultIgnores, "no-default-ignores")].filter(\.0).map(\.1)
+        if let code = try await SharedClient.run(request, for: remote, connector: connector, quiet: connection.quiet) {
+            return code
+        }
+        let filter = ExclusionFilter(root: project.localRoot, excludes: allExcludes, useDefaults: !noDefaultIgnores)
+        let client = try await connector.open(remote)
+        let report: PushReport
+        do {
+            report = try await PushJob(localRoot: project.localRoot, remoteRoot: remote.path, client: client,
+                                       options: options, isExcluded: filter.walkPredicate, progress: progress,
+                                       logger: logger).run()
+        } catch {
+            await client.session.close()
+            throw error
+        }
+        await client.session.close()
+        for warning in report.warnings { progress.printLine(prefix + "warning: " + warning) }
+        let summary = dryRun ? "dry run: \(report.plan.actions.count) changes" : report.summary
+        if progress.mode == .quiet {
+            if !connection.quiet { FileHandle.standardError.write(Data((prefix + summary + "\n").utf8)) }
+        } else {
+            progress.finish(summary: connection.quiet ? nil : summary)
+        }
+        for failure in report.failures { FileHandle.standardError.write(Data("muxsync: \(prefix)failed: \(failure)\n".utf8)) }
+        return report.failures.isEmpty ? 0 : 1
     }
 }

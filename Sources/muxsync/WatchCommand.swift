@@ -20,8 +20,9 @@ struct WatchCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The local directory to follow (default: the project root).", valueName: "local-dir"))
     var localDirectory: String?
 
-    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH (default: remote from .muxsync.toml).", valueName: "host:path"))
-    var destination: String?
+    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH, several for several hosts (default: remote from .muxsync.toml).",
+                                 valueName: "host:path"))
+    var destinations: [String] = []
 
     @Flag(help: "Poll the tree instead of using inotify (network filesystems, containers).")
     var poll = false
@@ -55,34 +56,54 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = connection.makeLogger()
         do {
-            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destination)
+            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destinations.first)
+            let remotes = destinations.isEmpty ? [project.remote] : try destinations.map(ProjectSettings.checkedRemote)
             var options = WatchOptions()
             options.forcePolling = poll
             options.pollInterval = .milliseconds(Int((pollInterval ?? project.config?.pollInterval ?? 1) * 1000))
             options.deleteOnStart = delete
             options.force = force
-            let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
-                                         useDefaults: !noDefaultIgnores)
-            let status = WatchStatus.forStandardError(json: json, quiet: connection.quiet)
             let connector = Connector(options: connection, logger: logger)
-            let remote = project.remote
-            status.emit(.connecting(remote.description))
-            let engine = WatchEngine(localRoot: project.localRoot, remoteRoot: remote.path, options: options, filter: filter,
-                                     status: status, logger: logger) { try await connector.open(remote) }
-            let host = SharedSessionHost(role: "watch", localRoot: absolutePath(project.localRoot), remoteRoot: remote.path,
-                                         watch: engine, status: status, logger: logger, client: { engine.client })
-            let server = connection.noShared ? nil : try? ControlServer.start(
-                endpoint: try connector.resolve(remote).endpoint, logger: logger,
-                handler: { request, channel in await host.handle(request, channel) })
-            defer { server?.stop() }
-            let task = Task { try await engine.run() }
-            let stops = StopSignals { task.cancel() }
-            defer { stops.cancel() }
-            do {
-                try await task.value
-            } catch is CancellationError {
-                status.finish()
+            // One engine (and session) per host, side by side; each host's lines carry its name.
+            var engines: [(WatchEngine, WatchStatus, RemoteSpec)] = []
+            for remote in remotes {
+                let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
+                                             useDefaults: !noDefaultIgnores)
+                let status = remotes.count == 1
+                    ? WatchStatus.forStandardError(json: json, quiet: connection.quiet)
+                    : WatchStatus.forStandardError(json: json, quiet: connection.quiet, prefix: remote.description + ": ")
+                status.emit(.connecting(remote.description))
+                let engine = WatchEngine(localRoot: project.localRoot, remoteRoot: remote.path, options: options, filter: filter,
+                                         status: status, logger: logger) { try await connector.open(remote) }
+                engines.append((engine, status, remote))
             }
+            var servers: [ControlServer] = []
+            defer { for server in servers { server.stop() } }
+            if !connection.noShared {
+                for (engine, status, remote) in engines {
+                    let host = SharedSessionHost(role: "watch", localRoot: absolutePath(project.localRoot), remoteRoot: remote.path,
+                                                 watch: engine, status: status, logger: logger, client: { engine.client })
+                    if let server = try? ControlServer.start(endpoint: try connector.resolve(remote).endpoint, logger: logger,
+                                                             handler: { request, channel in await host.handle(request, channel) }) {
+                        servers.append(server)
+                    }
+                }
+            }
+            let runs = engines.map { item in Task { try await item.0.run() } }
+            let stops = StopSignals { for run in runs { run.cancel() } }
+            defer { stops.cancel() }
+            var firstError: Error?
+            for (index, run) in runs.enumerated() {
+                do {
+                    try await run.value
+                } catch is CancellationError {
+                    engines[index].1.finish()
+                } catch {
+                    engines[index].1.emit(.failed(path: engines[index].2.description, message: "\(error)"))
+                    if firstError == nil { firstError = error }
+                }
+            }
+            if let firstError { throw firstError }
         } catch let exit as ExitCode {
             throw exit
         } catch {
