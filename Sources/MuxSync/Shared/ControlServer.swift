@@ -22,7 +22,11 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Starts listening; nil when another live process already serves `endpoint`.
     public static func start(endpoint: String, logger: Logger, handler: @escaping Handler) throws -> ControlServer? {
-        let path = try ControlSocket.path(for: endpoint)
+        try start(path: ControlSocket.path(for: endpoint), logger: logger, handler: handler)
+    }
+
+    /// Starts listening at an explicit socket path (tests, custom locations).
+    public static func start(path: String, logger: Logger, handler: @escaping Handler) throws -> ControlServer? {
         guard let fd = try ControlSocket.listen(path) else { return nil }
         let server = ControlServer(path: path, fd: fd, handler: handler, logger: logger)
         let thread = Thread { server.acceptLoop() }
@@ -54,13 +58,19 @@ public final class ControlServer: @unchecked Sendable {
                 return
             }
             let connection = ControlConnection(fd: client)
-            guard let uid = ControlSocket.peerUID(client), uid == getuid() else {
-                connection.send(ControlReply.error("\(ControlError.peerRejected(uid: ControlSocket.peerUID(client) ?? UInt32.max))"))
-                logger.warning("refused a control connection from another user")
-                continue
-            }
             let handler = self.handler
+            let logger = self.logger
             let thread = Thread {
+                guard let uid = ControlSocket.peerUID(client), uid == getuid() else {
+                    // Say why, then let the peer finish (closing on unread data would reset it).
+                    connection.send(ControlReply.error("\(ControlError.peerRejected(uid: ControlSocket.peerUID(client) ?? UInt32.max))"))
+                    connection.finishSending()
+                    var timeout = timeval(tv_sec: 1, tv_usec: 0)
+                    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    _ = try? connection.receive(ControlRequest.self)
+                    logger.warning("refused a control connection from another user")
+                    return
+                }
                 guard let request = try? connection.receive(ControlRequest.self) else { return }
                 let done = DispatchSemaphore(value: 0)
                 Task {

@@ -14,12 +14,15 @@ import MuxTransport
 public enum ControlSocket {
     public static func directory() throws -> String {
         let environment = ProcessInfo.processInfo.environment
-        let base: String
         if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), access(runtime, W_OK) == 0 {
-            base = runtime + "/muxsync"
-        } else {
-            base = "/tmp/muxsync-\(getuid())"
+            return try checkedDirectory(runtime + "/muxsync")
         }
+        return try checkedDirectory("/tmp/muxsync-\(getuid())")
+    }
+
+    /// Creates `base` 0700 if missing; refuses it unless it is a directory we
+    /// own that nobody else can enter.
+    public static func checkedDirectory(_ base: String) throws -> String {
         if mkdir(base, 0o700) != 0 && errno != EEXIST {
             throw ControlError.unsafeDirectory(base, String(cString: strerror(errno)))
         }
