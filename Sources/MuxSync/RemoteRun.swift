@@ -12,7 +12,8 @@ public final class RemoteRun: Sendable {
     public let session: SSHSession
     public let arguments: [String]
     public let directory: String?
-    private let pid = Locked<Int?>(nil)
+    /// The remote process id once reported, and interrupts asked for before that.
+    private let process = Locked((pid: Int?.none, early: 0))
     private let signalsSent = Locked(0)
     static let marker = "muxsync-pid "
 
@@ -33,7 +34,7 @@ public final class RemoteRun: Sendable {
     public func run(stdout: @escaping @Sendable ([UInt8]) -> Void,
                     stderr: @escaping @Sendable ([UInt8]) -> Void) async throws -> RemoteExit {
         let header = Locked((done: false, buffer: [UInt8]()))
-        let pid = self.pid
+        let process = self.process
         return try await session.execute(commandLine, stdout: stdout, stderr: { bytes in
             // Strip the first stderr line (the process id) and pass the rest on.
             let rest = header.withLock { state -> [UInt8] in
@@ -43,7 +44,13 @@ public final class RemoteRun: Sendable {
                 let line = String(decoding: state.buffer[..<newline], as: UTF8.self)
                 state.done = true
                 if line.hasPrefix(Self.marker), let value = Int(line.dropFirst(Self.marker.count)) {
-                    pid.withLock { $0 = value }
+                    // A Ctrl-C that came before the command started is delivered now.
+                    let deliver = process.withLock { s -> Bool in
+                        s.pid = value
+                        defer { s.early = 0 }
+                        return s.early > 0
+                    }
+                    if deliver { Task { await self.interrupt() } }
                     return Array(state.buffer[(newline + 1)...])
                 }
                 return state.buffer
@@ -54,7 +61,11 @@ public final class RemoteRun: Sendable {
 
     /// Forwards a Ctrl-C: INT first, then TERM, then KILL on repeats.
     public func interrupt() async {
-        guard let pid = pid.withLock({ $0 }) else { return }
+        let known = process.withLock { s -> Int? in
+            if s.pid == nil { s.early += 1 }
+            return s.pid
+        }
+        guard let pid = known else { return }
         let count = signalsSent.withLock { value -> Int in
             value += 1
             return value

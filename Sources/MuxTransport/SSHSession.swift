@@ -181,6 +181,7 @@ struct SessionSetup {
         defer {
             if !ok {
                 libssh2_session_free(session)
+                Unmanaged.passUnretained(counters).release()
                 closeDescriptor(fd)
             }
         }

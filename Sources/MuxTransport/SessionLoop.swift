@@ -271,6 +271,7 @@ final class SessionLoop {
             _ = libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, "muxsync done", "")
         }
         libssh2_session_free(session)
+        Unmanaged.passUnretained(wire).release()  // the retain handed to libssh2 as its abstract pointer
         closeDescriptor(socket)
         logger.debug("session \(endpoint) ended: \(reason.message)")
     }
