@@ -16,12 +16,7 @@ struct PushCommand: AsyncParsableCommand {
             .muxsync.toml of the current project.
             """)
 
-    @Argument(help: ArgumentHelp("The local directory to send (default: the project root).", valueName: "local-dir"))
-    var localDirectory: String?
-
-    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH, several for several hosts (default: remote from .muxsync.toml).",
-                                 valueName: "host:path"))
-    var destinations: [String] = []
+    @OptionGroup var tree: TreeArguments
 
     @Flag(help: "Compare file contents instead of size and mtime (reads remote files back).")
     var checksum = false
@@ -47,12 +42,6 @@ struct PushCommand: AsyncParsableCommand {
     @Flag(help: "Do not use or update muxsync's record of the remote (no delta transfer, no conflict detection).")
     var noState = false
 
-    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip paths matching PATTERN (gitignore syntax; repeatable).", valueName: "pattern"))
-    var excludes: [String] = []
-
-    @Flag(help: "Do not apply the default ignore list (.git/, __pycache__/, editor swap files...).")
-    var noDefaultIgnores = false
-
     @OptionGroup var connection: ConnectionOptions
 
     mutating func validate() throws {
@@ -62,8 +51,7 @@ struct PushCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = connection.makeLogger()
         do {
-            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destinations.first)
-            let remotes = destinations.isEmpty ? [project.remote] : try destinations.map(ProjectSettings.checkedRemote)
+            let (project, remotes) = try tree.resolve()
             if remotes.count == 1 {
                 let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
                 let outcome = try await push(project, to: remotes[0], progress: progress, logger: logger)
@@ -118,7 +106,7 @@ struct PushCommand: AsyncParsableCommand {
         options.inPlace = inPlace
         options.verify = verify
         options.useState = !noState
-        let allExcludes = (project.config?.exclude ?? []) + excludes
+        let allExcludes = tree.allExcludes(project)
         let connector = Connector(options: connection, logger: logger)
         var request = ControlRequest(operation: .push)
         request.localPath = absolutePath(project.localRoot)
@@ -127,11 +115,11 @@ struct PushCommand: AsyncParsableCommand {
         request.maxDelete = options.maxDelete
         request.flags = [(options.delete, "delete"), (options.checksum, "checksum"), (dryRun, "dry-run"), (force, "force"),
                          (inPlace, "inplace"), (verify, "verify"), (noState, "no-state"),
-                         (noDefaultIgnores, "no-default-ignores")].filter(\.0).map(\.1)
+                         (tree.noDefaultIgnores, "no-default-ignores")].filter(\.0).map(\.1)
         if let code = try await SharedClient.run(request, for: remote, connector: connector, quiet: connection.quiet) {
             return code
         }
-        let filter = ExclusionFilter(root: project.localRoot, excludes: allExcludes, useDefaults: !noDefaultIgnores)
+        let filter = tree.filter(project)
         let client = try await connector.open(remote)
         let report: PushReport
         do {

@@ -17,12 +17,7 @@ struct WatchCommand: AsyncParsableCommand {
             Stop with Ctrl-C.
             """)
 
-    @Argument(help: ArgumentHelp("The local directory to follow (default: the project root).", valueName: "local-dir"))
-    var localDirectory: String?
-
-    @Argument(help: ArgumentHelp("Where it goes: HOST:PATH, several for several hosts (default: remote from .muxsync.toml).",
-                                 valueName: "host:path"))
-    var destinations: [String] = []
+    @OptionGroup var tree: TreeArguments
 
     @Flag(help: "Poll the tree instead of using inotify (network filesystems, containers).")
     var poll = false
@@ -39,12 +34,6 @@ struct WatchCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object per line on standard output, for scripts.")
     var json = false
 
-    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip paths matching PATTERN (gitignore syntax; repeatable).", valueName: "pattern"))
-    var excludes: [String] = []
-
-    @Flag(help: "Do not apply the default ignore list (.git/, __pycache__/, editor swap files...).")
-    var noDefaultIgnores = false
-
     @OptionGroup var connection: ConnectionOptions
 
     mutating func validate() throws {
@@ -56,8 +45,7 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = connection.makeLogger()
         do {
-            let project = try ProjectSettings.resolve(localArgument: localDirectory, remoteArgument: destinations.first)
-            let remotes = destinations.isEmpty ? [project.remote] : try destinations.map(ProjectSettings.checkedRemote)
+            let (project, remotes) = try tree.resolve()
             var options = WatchOptions()
             options.forcePolling = poll
             options.pollInterval = .milliseconds(Int((pollInterval ?? project.config?.pollInterval ?? 1) * 1000))
@@ -67,8 +55,7 @@ struct WatchCommand: AsyncParsableCommand {
             // One engine (and session) per host, side by side; each host's lines carry its name.
             var engines: [(WatchEngine, WatchStatus, RemoteSpec)] = []
             for remote in remotes {
-                let filter = ExclusionFilter(root: project.localRoot, excludes: (project.config?.exclude ?? []) + excludes,
-                                             useDefaults: !noDefaultIgnores)
+                let filter = tree.filter(project)
                 let status = remotes.count == 1
                     ? WatchStatus.forStandardError(json: json, quiet: connection.quiet)
                     : WatchStatus.forStandardError(json: json, quiet: connection.quiet, prefix: remote.description + ": ")
