@@ -59,12 +59,20 @@ public struct DeltaUploader: Sendable {
         let attributes = SFTPAttributes(permissions: before.permissions,
                                         atime: UInt32(clamping: before.mtime), mtime: UInt32(clamping: before.mtime))
         let channel = client.nextChannel()
+        // Literal bytes are read again while sending: the file must still be the
+        // version that was matched when the rebuilt copy replaces the old one.
+        let unchanged: @Sendable () throws -> Void = {
+            let now = try LocalStat.of(fd: fd, path: localPath)
+            if now.size != before.size || now.mtime != before.mtime || now.mtimeNanoseconds != before.mtimeNanoseconds {
+                throw UploadError.keptChanging(localPath, "changed while being sent")
+            }
+        }
         if inPlace {
             try await rewriteInPlace(delta.operations, file: file, remotePath: remotePath, newLength: before.size,
                                      attributes: attributes, channel: channel, progress: progress)
         } else {
             try await rebuild(delta.operations, file: file, remotePath: remotePath, newLength: before.size,
-                              attributes: attributes, channel: channel, progress: progress)
+                              attributes: attributes, channel: channel, progress: progress, unchanged: unchanged)
         }
         let after = try LocalStat.of(fd: fd, path: localPath)
         if after.size != before.size || after.mtime != before.mtime || after.mtimeNanoseconds != before.mtimeNanoseconds {
@@ -78,7 +86,7 @@ public struct DeltaUploader: Sendable {
 
     private func rebuild(_ operations: [DeltaOperation], file: LocalFile, remotePath: String, newLength: UInt64,
                          attributes: SFTPAttributes, channel: SFTPChannel,
-                         progress: (@Sendable (Int) -> Void)?) async throws {
+                         progress: (@Sendable (Int) -> Void)?, unchanged: () throws -> Void) async throws {
         let temporary = RemotePath.join(RemotePath.parent(remotePath), TemporaryName.upload(for: RemotePath.name(remotePath)))
         let source = try await channel.open(remotePath, flags: [.read])
         let target: SFTPHandle
@@ -100,6 +108,7 @@ public struct DeltaUploader: Sendable {
             let replies = try await channel.sendBatch([.fsetstat(handle: target.bytes, attributes: attributes),
                                                        .close(handle: target.bytes), .close(handle: source.bytes)])
             for reply in replies { try SFTPReplyCheck.ok(reply, "finish", temporary) }
+            try unchanged()
             try await channel.rename(temporary, to: remotePath)
         } catch {
             _ = try? await channel.sendBatch([.close(handle: target.bytes), .close(handle: source.bytes)])

@@ -45,7 +45,7 @@ enum LocalLinks {
     static func removeStalePartials(of name: String, in directory: String, keeping current: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for candidate in names where TemporaryName.isPartial(candidate, of: name)
-            && candidate != current && candidate != current + TemporaryName.offsetSuffix {
+            && !ByteExact.equal(candidate, current) && !ByteExact.equal(candidate, current + TemporaryName.offsetSuffix) {
             unlink(RemotePath.join(directory, candidate))
         }
     }

@@ -27,6 +27,8 @@ public struct PullReport: Sendable {
     public var filesReceived = 0
     public var filesResumed = 0
     public var filesUpToDate = 0
+    /// Files a dry run would fetch.
+    public var filesToFetch = 0
     public var bytesReceived: UInt64 = 0
     public var wireBytes: UInt64 = 0
     public var seconds = 0.0
@@ -34,6 +36,9 @@ public struct PullReport: Sendable {
     public var failures: [String] = []
 
     public var summary: String {
+        if filesToFetch > 0 && filesReceived == 0 && bytesReceived == 0 {
+            return "dry run: would fetch \(HumanFormat.count(filesToFetch, "file")), \(filesUpToDate) up to date"
+        }
         var text = "received \(HumanFormat.count(filesReceived, "file")), \(HumanFormat.bytes(bytesReceived)) "
             + "(wire \(HumanFormat.bytes(wireBytes)))"
         if filesResumed > 0 { text += ", \(filesResumed) resumed" }
@@ -113,6 +118,7 @@ public struct PullJob: Sendable {
         }
         if options.dryRun {
             for item in work { progress.printLine("would fetch \(item.0) (\(HumanFormat.bytes(item.2.size)))") }
+            report.filesToFetch = work.count
             report.seconds = (ContinuousClock.now - started).seconds
             return report
         }

@@ -88,7 +88,13 @@ public struct PushJob: Sendable {
         let scanner = LocalScanner(root: localRoot, isExcluded: isExcluded)
         async let localScan = Task.detached { try scanner.scan() }.value
         let remoteScan = try await RemoteScanner(client: client, root: remoteRoot).scan(isExcluded: isExcluded)
-        let local = try await localScan
+        var local = try await localScan
+        // SFTP v3 carries mtimes as unsigned 32-bit seconds: compare what the remote can hold.
+        local.tree = Tree(local.tree.entries.map { entry in
+            var entry = entry
+            entry.mtime = Int64(UInt32(clamping: entry.mtime))
+            return entry
+        }, protectedPaths: local.tree.protectedPaths)
         report.warnings = local.warnings + remoteScan.warnings
         report.localFiles = local.tree.fileCount
         report.localTree = local.tree
@@ -106,7 +112,7 @@ public struct PushJob: Sendable {
 
         if options.dryRun {
             if remoteScan.tree == nil { progress.printLine("would create \(remoteRoot)") }
-            for action in plan.actions { progress.printLine("would " + action.description) }
+            for action in plan.prelude + plan.actions { progress.printLine("would: " + action.description) }
             report.seconds = (ContinuousClock.now - started).seconds
             return report
         }
@@ -222,7 +228,20 @@ public struct PushJob: Sendable {
         case .delete(let path, let isDirectory):
             let remote = RemotePath.join(remoteRoot, path)
             if !isDirectory { try context.sender.checkConflict(path, remote: context.remote[path]) }
-            if isDirectory { try await channel.rmdir(remote) } else { try await channel.remove(remote) }
+            if isDirectory {
+                do {
+                    try await channel.rmdir(remote)
+                } catch let error as SFTPError {
+                    // Still holds entries the ignore rules kept out of the sync (e.g. __pycache__/):
+                    // those are not ours to delete, so the directory stays.
+                    let left = (try? await channel.listDirectory(remote)) ?? []
+                    guard !left.isEmpty else { throw error }
+                    tally.withLock { $0.warnings.append("kept remote \(path)/: it still holds \(left.count) ignored entr\(left.count == 1 ? "y" : "ies")") }
+                    return
+                }
+            } else {
+                try await channel.remove(remote)
+            }
             context.sender.state?.removeRecord(path)
             tally.withLock { $0.deleted += 1 }
             logger.debug("deleted \(path)")

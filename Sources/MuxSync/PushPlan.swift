@@ -156,7 +156,7 @@ public enum PushPlanError: Error, Sendable, Equatable, CustomStringConvertible {
                 + " entry would be deleted; check LOCAL_DIR, or run without --delete"
         case let .tooManyDeletes(count, limit, sample):
             let shown = sample.isEmpty ? "" : " (first: " + sample.joined(separator: ", ") + ")"
-            return "refusing to delete \(count) remote entries\(shown): --max-delete is \(limit);"
+            return "refusing to delete \(count) remote entr\(count == 1 ? "y" : "ies")\(shown): --max-delete is \(limit);"
                 + " check with --dry-run, then rerun with --max-delete \(count)"
                 + " (or max_delete = \(count) in .muxsync.toml) if that is intended"
         }

@@ -32,7 +32,13 @@ public struct RemoteScanner: Sendable {
         guard let rootAttributes = try await client.primary.lstatIfExists(root) else {
             return RemoteScan(tree: nil, staleTemporaries: [], warnings: [])
         }
-        guard rootAttributes.isDirectory else {
+        if rootAttributes.isSymlink {
+            // The root the user named may be a link to a directory (its contents are listed);
+            // links inside the tree are never followed.
+            guard let target = try await client.primary.statIfExists(root), target.isDirectory else {
+                throw SyncError.remoteNotADirectory(root)
+            }
+        } else if !rootAttributes.isDirectory {
             throw SyncError.remoteNotADirectory(root)
         }
         let found = Locked(RemoteScan(tree: nil, staleTemporaries: [], warnings: []))

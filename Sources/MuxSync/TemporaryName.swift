@@ -1,4 +1,5 @@
 import Foundation
+import MuxDelta
 
 // MARK: - Names of files being written
 
@@ -21,11 +22,21 @@ public enum TemporaryName {
 
     /// The local partial-download name of a remote file version. The size and
     /// mtime are part of the name, so a partial of an older version is never
-    /// resumed into a newer one.
+    /// resumed into a newer one; a hash of the full name's bytes keeps two long
+    /// names (or the NFC and NFD spellings of one) from sharing a partial. The
+    /// name leaves room for the `.offset` side file within 255 bytes.
     public static func partial(for name: String, size: UInt64, mtime: Int64) -> String {
-        let version = "\(size)-\(mtime)"
-        let room = 255 - prefix.utf8.count - partialSuffix.utf8.count - version.utf8.count - 1
-        return prefix + truncated(name, toBytes: room) + "." + version + partialSuffix
+        partialStem(for: name) + "." + "\(size)-\(mtime)" + partialSuffix
+    }
+
+    /// ".muxsync." + a readable part of the name + "." + 16 hex digits of its hash.
+    static func partialStem(for name: String) -> String {
+        let hash = Array(name.utf8).withUnsafeBytes { StrongHash.of($0) }
+        let tag = String(hash.low, radix: 16)
+        let digits = String(repeating: "0", count: 16 - tag.utf8.count) + tag
+        // 255 - prefix - "." - 16 digits - "." - version (<= 41) - ".part.offset" - ".new" (its temp)
+        let room = 255 - prefix.utf8.count - 1 - 16 - 1 - 41 - (partialSuffix + offsetSuffix).utf8.count - 4
+        return prefix + truncated(name, toBytes: room) + "." + digits
     }
 
     /// True for names muxsync writes transiently (never synced, cleaned up).
@@ -34,10 +45,12 @@ public enum TemporaryName {
             && (name.hasSuffix(uploadSuffix) || name.hasSuffix(partialSuffix) || name.hasSuffix(partialSuffix + offsetSuffix))
     }
 
-    /// True for a partial download of `name` (any version).
+    /// True for a partial download of exactly `name` (any version), compared
+    /// byte for byte (Swift's String comparison would equate NFC and NFD).
     public static func isPartial(_ candidate: String, of name: String) -> Bool {
-        candidate.hasPrefix(prefix + truncated(name, toBytes: 200))
-            && (candidate.hasSuffix(partialSuffix) || candidate.hasSuffix(partialSuffix + offsetSuffix))
+        let bytes = Array(candidate.utf8)
+        return bytes.starts(with: Array((partialStem(for: name) + ".").utf8))
+            && (bytes.ends(with: Array(partialSuffix.utf8)) || bytes.ends(with: Array((partialSuffix + offsetSuffix).utf8)))
     }
 
     private static func truncated(_ name: String, toBytes limit: Int) -> String {
@@ -48,5 +61,11 @@ public enum TemporaryName {
             result.unicodeScalars.append(scalar)
         }
         return result
+    }
+}
+
+extension Array where Element: Equatable {
+    func ends(with suffix: [Element]) -> Bool {
+        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
     }
 }

@@ -116,6 +116,7 @@ final class SessionLoop {
     /// Runs until the session is closed or lost. Never returns early with work pending.
     func run() {
         var failure: TransportError?
+        openDrainChannel()
         while running {
             for job in inbox.drain() { job.run(self) }
             if !running { break }
@@ -213,6 +214,26 @@ final class SessionLoop {
         if fds[0].revents & Int16(POLLNVAL | POLLERR) != 0 { return false }
         if fds[0].revents & Int16(POLLHUP) != 0 && fds[0].revents & Int16(POLLIN) == 0 { return false }
         return true
+    }
+
+    /// libssh2 only reads the socket inside channel calls. A session with no
+    /// busy channel would leave the server's keepalive replies unread: poll()
+    /// would report the socket readable forever (a spinning thread) and the
+    /// liveness check would never see them. One idle session channel, read
+    /// every pass, keeps incoming packets flowing whatever else is open.
+    private func openDrainChannel() {
+        enqueueSetup(SetupOp(attempt: { loop in
+            guard let raw = muxsync_channel_open(loop.session, 64 << 10, 32768) else {
+                if libssh2_session_last_errno(loop.session) == LIBSSH2_ERROR_EAGAIN { return .again }
+                loop.logger.debug("no drain channel: \(loop.lastError().message)")
+                return .finished
+            }
+            let drain = ChannelCore(raw: raw, label: "drain")
+            drain.onData = { _ in }
+            drain.onEnd = { _ in }
+            loop.attach(drain)
+            return .finished
+        }, abort: { _ in }))
     }
 
     /// Closes and frees a libssh2 channel without blocking the loop.

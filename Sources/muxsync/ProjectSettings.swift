@@ -41,8 +41,8 @@ struct ProjectSettings {
         let cwd = FileManager.default.currentDirectoryPath
         if let spec = try? RemoteSpec.classify(source) {
             let config = try ProjectConfig.find(startingAt: cwd)
-            return ProjectSettings(localRoot: localArgument ?? config?.pull.dest ?? ".", remote: try checkedRemote(source),
-                                   config: config)
+            let dest = config.flatMap { c in c.pull.dest.map { $0.hasPrefix("/") ? $0 : c.directory + "/" + $0 } }
+            return ProjectSettings(localRoot: localArgument ?? dest ?? ".", remote: try checkedRemote(source), config: config)
         }
         guard let config = try ProjectConfig.find(startingAt: cwd), let remote = config.remote else {
             throw ValidationError("'\(source)' is not HOST:PATH, and no .muxsync.toml with a remote was found to resolve it")
@@ -52,7 +52,9 @@ struct ProjectSettings {
         var spec = remoteRoot
         spec.path = relative.isEmpty || relative == "." ? remoteRoot.path : remoteRoot.path + "/" + relative
         let parent = (relative as NSString).deletingLastPathComponent
-        let localDefault = config.pull.dest ?? (parent.isEmpty ? config.directory : config.directory + "/" + parent)
+        // [pull] dest is relative to the project root, wherever the command runs.
+        let dest = config.pull.dest.map { $0.hasPrefix("/") ? $0 : config.directory + "/" + $0 }
+        let localDefault = dest ?? (parent.isEmpty ? config.directory : config.directory + "/" + parent)
         return ProjectSettings(localRoot: localArgument ?? localDefault, remote: spec, config: config,
                                directoryAsName: localArgument == nil && config.pull.dest == nil && !relative.isEmpty && relative != ".")
     }
