@@ -19,7 +19,7 @@ public struct RemoteScanner: Sendable {
     /// Absolute remote path of the root.
     public let root: String
     /// Directories listed concurrently.
-    public var concurrency = 32
+    public var concurrency = 128
 
     public init(client: SFTPClient, root: String) {
         self.client = client

@@ -13,6 +13,7 @@ public final class SFTPClient: Sendable {
     public let session: SSHSession
     private let pool: Locked<[SFTPChannel]>
     private let opening = Locked<Task<Void, Never>?>(nil)
+    private let openingDone = Locked(true)
     private let cursor = Locked(0)
 
     private init(session: SSHSession, first: SFTPChannel) {
@@ -25,14 +26,21 @@ public final class SFTPClient: Sendable {
         let first = try await SFTPChannel.open(on: session, index: 0)
         let client = SFTPClient(session: session, first: first)
         if channelCount > 1 {
+            // All at once: libssh2 serialises only the channel-open round trip; the
+            // subsystem start (sshd runs the login shell) and INIT/VERSION overlap.
+            client.openingDone.withLock { $0 = false }
             let task = Task {
-                for index in 1..<channelCount {
-                    do {
-                        let channel = try await SFTPChannel.open(on: session, index: index)
-                        client.pool.withLock { $0.append(channel) }
-                    } catch {
-                        if !session.isClosed { session.logger.info("extra SFTP channel \(index) not opened: \(error)") }
-                        return
+                defer { client.openingDone.withLock { $0 = true } }
+                await withTaskGroup(of: Void.self) { group in
+                    for index in 1..<channelCount {
+                        group.addTask {
+                            do {
+                                let channel = try await SFTPChannel.open(on: session, index: index)
+                                client.pool.withLock { $0.append(channel) }
+                            } catch {
+                                if !session.isClosed { session.logger.info("extra SFTP channel \(index) not opened: \(error)") }
+                            }
+                        }
                     }
                 }
             }
@@ -40,6 +48,9 @@ public final class SFTPClient: Sendable {
         }
         return client
     }
+
+    /// True once every channel asked for is open or has failed.
+    public var isFullyOpen: Bool { openingDone.withLock { $0 } }
 
     /// The channels open so far.
     public var channels: [SFTPChannel] { pool.withLock { $0 } }

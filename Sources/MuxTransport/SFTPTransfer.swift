@@ -76,51 +76,88 @@ public struct LocalIOError: Error, Sendable, CustomStringConvertible {
 }
 
 extension SFTPClient {
+    // MARK: Lanes
+
+    /// Runs `work(handle, chunk)` for every chunk index, `window` requests in
+    /// flight per lane. The first lane starts at once on `first`; a lane joins
+    /// on each other channel as soon as it is open (channels open in the
+    /// background), each with its own handle from `openHandle`. Chunks are
+    /// handed out from one shared counter, so late lanes take what is left.
+    /// Returns every handle opened besides `first` (the caller closes them).
+    func lanes(chunks: Int, first: SFTPHandle, maxLanes: Int, window: Int,
+               openHandle: @escaping @Sendable (SFTPChannel) async throws -> SFTPHandle,
+               work: @escaping @Sendable (SFTPHandle, Int) async throws -> Void) async throws -> [SFTPHandle] {
+        let next = Locked(0)
+        let extra = Locked([SFTPHandle]())
+        let take: @Sendable () -> Int? = {
+            next.withLock { value in
+                guard value < chunks else { return nil }
+                defer { value += 1 }
+                return value
+            }
+        }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                func addLane(_ handle: SFTPHandle) {
+                    for _ in 0..<max(1, window) {
+                        group.addTask { while let index = take() { try await work(handle, index) } }
+                    }
+                }
+                addLane(first)
+                var used: Set<Int> = [first.channel.index]
+                while used.count < maxLanes && next.withLock({ $0 < chunks }) {
+                    for channel in channels where !used.contains(channel.index) && used.count < maxLanes {
+                        used.insert(channel.index)
+                        let handle = try await openHandle(channel)
+                        extra.withLock { $0.append(handle) }
+                        addLane(handle)
+                    }
+                    if isFullyOpen && channels.allSatisfy({ used.contains($0.index) }) { break }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                try await group.waitForAll()
+            }
+        } catch {
+            for handle in extra.withLock({ $0 }) { _ = try? await handle.channel.close(handle) }
+            throw error
+        }
+        return extra.withLock { $0 }
+    }
+
     // MARK: Upload
 
     /// Writes `length` bytes of the open local file `fd` (from offset 0) to
     /// `remotePath`, creating or truncating it with `permissions`. Large files
-    /// are striped over the pool's channels, each with its own handle.
+    /// are striped over the pool's channels, each with its own handle, starting
+    /// at once on the first and adding channels as they open.
     /// Returns the bytes sent. The caller owns atomicity (write a temp, rename).
     public func upload(fd: Int32, localPath: String, length: UInt64, to remotePath: String, permissions: UInt32,
                        tuning: TransferTuning = TransferTuning(),
                        progress: (@Sendable (Int) -> Void)? = nil) async throws -> UInt64 {
         let local = LocalFile(fd: fd, path: localPath)
-        let channels = length >= tuning.stripeThreshold ? await allChannels() : self.channels
-        let first = length >= tuning.stripeThreshold ? primary : nextChannel()
-        let attributes = SFTPAttributes(permissions: permissions)
-        let firstHandle = try await first.open(remotePath, flags: [.write, .create, .truncate], attributes: attributes)
+        let striped = length >= tuning.stripeThreshold
+        let first = striped ? primary : nextChannel()
+        let firstHandle = try await first.open(remotePath, flags: [.write, .create, .truncate],
+                                               attributes: SFTPAttributes(permissions: permissions))
         let chunk = UInt64(first.limits.writeChunkLength(handleLength: firstHandle.bytes.count))
         let chunkCount = Int((length + chunk - 1) / chunk)
-        var handles = [firstHandle]
-        let lanes = length >= tuning.stripeThreshold ? min(tuning.maxChannels ?? channels.count, channels.count) : 1
+        let others: [SFTPHandle]
         do {
-            if lanes > 1 {
-                for channel in channels[1..<lanes] {
-                    handles.append(try await channel.open(remotePath, flags: [.write], attributes: .empty))
-                }
-            }
-            let lanesHandles = handles
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for lane in 0..<lanesHandles.count {
-                    let handle = lanesHandles[lane]
-                    group.addTask {
-                        let mine = stride(from: lane, to: chunkCount, by: lanesHandles.count)
-                        try await pipelined(mine, window: tuning.requestsPerChannel) { index in
-                            let offset = UInt64(index) * chunk
-                            let bytes = try local.read(at: offset, count: Int(min(chunk, length - offset)))
-                            try await handle.channel.write(handle, offset: offset, data: bytes)
-                            progress?(bytes.count)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            others = try await lanes(chunks: chunkCount, first: firstHandle,
+                                     maxLanes: striped ? (tuning.maxChannels ?? Int.max) : 1,
+                                     window: tuning.requestsPerChannel,
+                                     openHandle: { try await $0.open(remotePath, flags: [.write], attributes: .empty) },
+                                     work: { handle, index in
+                                         let offset = UInt64(index) * chunk
+                                         let bytes = try local.read(at: offset, count: Int(min(chunk, length - offset)))
+                                         try await handle.channel.write(handle, offset: offset, data: bytes)
+                                         progress?(bytes.count)
+                                     })
         } catch {
-            for handle in handles { _ = try? await handle.channel.close(handle) }
+            _ = try? await first.close(firstHandle)
             throw error
         }
-        for handle in handles.dropFirst() { try await handle.channel.close(handle) }
+        for handle in others { try await handle.channel.close(handle) }
         try await first.close(firstHandle)
         return length
     }
@@ -128,10 +165,11 @@ extension SFTPClient {
     // MARK: Download
 
     /// Reads `remotePath` from `offset` to `length` into the open local file
-    /// `fd` at the same offsets, striped over the pool. Returns bytes received.
-    /// Throws if the remote file turns out shorter than `length`. Chunks land
-    /// out of order; `watermark` hears each new end of the complete prefix
-    /// (everything before it is written), which is where a resume may start.
+    /// `fd` at the same offsets, striped over the pool like `upload`. Returns
+    /// bytes received. Throws if the remote file turns out shorter than
+    /// `length`. Chunks land out of order; `watermark` hears each new end of
+    /// the complete prefix (everything before it is written), which is where
+    /// a resume may start.
     public func download(_ remotePath: String, length: UInt64, from offset: UInt64 = 0, into fd: Int32, localPath: String,
                          tuning: TransferTuning = TransferTuning(),
                          progress: (@Sendable (Int) -> Void)? = nil,
@@ -139,19 +177,11 @@ extension SFTPClient {
         guard length > offset else { return 0 }
         let local = LocalFile(fd: fd, path: localPath)
         let remaining = length - offset
-        let channels = remaining >= tuning.stripeThreshold ? await allChannels() : self.channels
-        let lanes = remaining >= tuning.stripeThreshold ? min(tuning.maxChannels ?? channels.count, channels.count) : 1
-        let laneChannels = lanes == 1 ? [nextChannel()] : Array(channels[0..<lanes])
-        var handles: [SFTPHandle] = []
-        do {
-            for channel in laneChannels { handles.append(try await channel.open(remotePath, flags: [.read])) }
-        } catch {
-            for handle in handles { _ = try? await handle.channel.close(handle) }
-            throw error
-        }
-        let chunk = UInt64(laneChannels[0].limits.readChunkLength)
+        let striped = remaining >= tuning.stripeThreshold
+        let first = striped ? primary : nextChannel()
+        let firstHandle = try await first.open(remotePath, flags: [.read])
+        let chunk = UInt64(first.limits.readChunkLength)
         let chunkCount = Int((remaining + chunk - 1) / chunk)
-        let laneHandles = handles
         let prefix = Locked((next: 0, done: Set<Int>()))
         let completed: @Sendable (Int) -> Void = { index in
             let end = prefix.withLock { state -> UInt64? in
@@ -162,37 +192,34 @@ extension SFTPClient {
             }
             if let end { watermark?(end) }
         }
+        let others: [SFTPHandle]
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for lane in 0..<laneHandles.count {
-                    let handle = laneHandles[lane]
-                    group.addTask {
-                        let mine = stride(from: lane, to: chunkCount, by: laneHandles.count)
-                        try await pipelined(mine, window: tuning.requestsPerChannel) { index in
-                            var position = offset + UInt64(index) * chunk
-                            let end = min(position + chunk, length)
-                            while position < end {  // a short read asks again for the rest
-                                guard let bytes = try await handle.channel.read(handle, offset: position,
-                                                                                 length: UInt32(end - position)),
-                                      !bytes.isEmpty else {
-                                    throw SFTPError(operation: "read", path: remotePath,
-                                                    status: SFTPStatus(code: .eof, message: "the file shrank while being read"))
-                                }
-                                try local.write(bytes, at: position)
-                                position += UInt64(bytes.count)
-                                progress?(bytes.count)
-                            }
-                            completed(index)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            others = try await lanes(chunks: chunkCount, first: firstHandle,
+                                     maxLanes: striped ? (tuning.maxChannels ?? Int.max) : 1,
+                                     window: tuning.requestsPerChannel,
+                                     openHandle: { try await $0.open(remotePath, flags: [.read]) },
+                                     work: { handle, index in
+                                         var position = offset + UInt64(index) * chunk
+                                         let end = min(position + chunk, length)
+                                         while position < end {  // a short read asks again for the rest
+                                             guard let bytes = try await handle.channel.read(handle, offset: position,
+                                                                                              length: UInt32(end - position)),
+                                                   !bytes.isEmpty else {
+                                                 throw SFTPError(operation: "read", path: remotePath,
+                                                                 status: SFTPStatus(code: .eof, message: "the file shrank while being read"))
+                                             }
+                                             try local.write(bytes, at: position)
+                                             position += UInt64(bytes.count)
+                                             progress?(bytes.count)
+                                         }
+                                         completed(index)
+                                     })
         } catch {
-            for handle in handles { _ = try? await handle.channel.close(handle) }
+            _ = try? await first.close(firstHandle)
             throw error
         }
-        for handle in handles { try await handle.channel.close(handle) }
+        for handle in others { try await handle.channel.close(handle) }
+        try await first.close(firstHandle)
         return remaining
     }
 }
