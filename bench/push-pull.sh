@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154  # secs, secs_rss: set by `timed secs ...` (printf -v)
+# bench/push-pull.sh: muxsync push and pull beside rsync and OpenSSH sftp.
+#
+# Data (deterministic, from SEED): a tree of 2,000 source-like files of 0.5-20 KB in 100
+# directories (10 x 10), plus one incompressible 100 MB binary (assets/blob.bin).
+# Measured through a proxy that delays each direction by 25 ms and on plain loopback, each
+# a median of RUNS runs (whole-process wall time, connection set-up included):
+#   initial push   muxsync push TREE HOST:fresh       vs  rsync -a -e ssh TREE/ HOST:fresh/
+#   re-push        the same again, nothing changed    vs  the same rsync again
+#   pull 100 MB    muxsync pull HOST:FILE DIR         vs  sftp get (batch)
+#   push 100 MB    muxsync push DIR-WITH-FILE HOST:fresh  vs  sftp put (batch)
+# and on loopback the peak RSS of muxsync pushing and pulling a 1 GB file.
+# Every result is checked by sha256 (of the whole tree: paths and contents).
+# Ratios are muxsync time / peer time within the same run (the tools take turns, order
+# rotating between runs), median over runs; targets print PASS or MISS.
+#
+# Usage: bench/push-pull.sh            (after `swift build -c release`)
+# Environment:
+#   RUNS=5                 runs per network
+#   NETS="proxy loopback"  which networks to measure
+#   RSS_RUNS=1             1 GB push+pull runs for peak RSS (0 skips them)
+#   RSS_MB=1000            size of that file in MB (10^6 bytes)
+#   SEED=1                 seed of the generated tree
+#   BENCH_DELAY_MS=25      proxy delay each way
+#   MUXSYNC_BUILD_DIR=...  where muxsync and muxsync-lab are (default .build/release)
+#   BENCH_OUT_DIR=bench/out  where the markdown fragment (push-pull.md) and raw .tsv go
+#   BENCH_KEEP=1           keep the temp dir (logs) afterwards
+#   BENCH_LOGIN_ENV=real   keep the real HOME (~/.bashrc) for the lab's SSH sessions
+set -euo pipefail
+
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+RUNS=${RUNS:-5}
+NETS=${NETS:-proxy loopback}
+RSS_RUNS=${RSS_RUNS:-1}
+RSS_MB=${RSS_MB:-1000}
+SEED=${SEED:-1}
+BIG_BYTES=100000000
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
+[[ $RSS_RUNS =~ ^[0-9]+$ ]] || die "RSS_RUNS must be 0 or more (got '$RSS_RUNS')"
+[[ $RSS_MB =~ ^[1-9][0-9]*$ ]] || die "RSS_MB must be a positive integer (got '$RSS_MB')"
+
+bench_init push-pull
+bench_need rsync
+bench_start_lab
+
+# MARK: - data
+
+SRC=$BENCH_TMP/src
+TREE=$SRC/tree
+DL=$BENCH_TMP/dl
+mkdir -p "$TREE/assets" "$SRC/bigonly" "$REMOTE/source" "$DL"
+say "bench: generating the tree (seed $SEED)"
+python3 - "$TREE" "$SEED" <<'EOF'
+import os, random, sys
+root, seed = sys.argv[1], int(sys.argv[2])
+rng = random.Random(seed)
+words = ("let var func return if else for in while struct class enum case switch guard import "
+         "self value count index buffer result error throw try await async public private static "
+         "init deinit true false nil map filter reduce append remove insert path file data").split()
+exts = (".swift", ".py", ".c", ".h", ".md", ".json", ".txt", ".sh")
+files = 0
+for p in range(10):
+    for m in range(10):
+        directory = os.path.join(root, f"pkg{p:02d}", f"mod{m:02d}")
+        os.makedirs(directory, exist_ok=True)
+        for f in range(20):
+            size = rng.randint(512, 20 * 1024)
+            lines, total = [], 0
+            while total < size:
+                indent = "    " * rng.randint(0, 3)
+                line = indent + " ".join(rng.choice(words) for _ in range(rng.randint(2, 12)))
+                lines.append(line)
+                total += len(line) + 1
+            text = ("\n".join(lines) + "\n")[:size]
+            name = f"file{f:02d}{exts[(p + m + f) % len(exts)]}"
+            with open(os.path.join(directory, name), "w") as out:
+                out.write(text)
+            files += 1
+assert files == 2000, files
+EOF
+say "bench: making the 100 MB binary"
+make_random_file "$TREE/assets/blob.bin" "$BIG_BYTES" "push-pull-$SEED"
+ln "$TREE/assets/blob.bin" "$SRC/bigonly/blob.bin"
+cp "$TREE/assets/blob.bin" "$REMOTE/source/blob.bin"
+TREE_WANT=$(tree_digest "$TREE")
+BIG_WANT=$(file_digest "$TREE/assets/blob.bin")
+TREE_FILES=$(find "$TREE" -type f | wc -l)
+TREE_DIRS=$(find "$TREE" -mindepth 1 -type d | wc -l)
+TREE_MB=$(du -sb "$TREE" | awk '{ printf "%.1f", $1 / 1e6 }')
+say "bench: tree: $TREE_FILES files, $TREE_DIRS directories, $TREE_MB MB"
+
+# MARK: - one measurement each
+
+RSYNC_SSH="ssh -F $SSH_CONFIG"
+
+# Initial push and re-push by muxsync into a fresh remote directory.
+measure_mux_tree() { # net run
+    local host dest
+    host=$(host_of "$1")
+    dest=$REMOTE/tree-mux-$2
+    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$TREE" "$host:$dest"
+    expect_same "muxsync initial push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/init/mux" "$secs"
+    record "$1/$2/init/mux/rss" "$secs_rss"
+    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$TREE" "$host:$dest"
+    expect_same "muxsync re-push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/again/mux" "$secs"
+    record "$1/$2/again/mux/rss" "$secs_rss"
+    rm -rf "$dest"
+}
+
+measure_rsync_tree() { # net run
+    local host dest
+    host=$(host_of "$1")
+    dest=$REMOTE/tree-rsync-$2
+    timed secs rsync -a -e "$RSYNC_SSH" "$TREE/" "$host:$dest/"
+    expect_same "rsync initial push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/init/peer" "$secs"
+    timed secs rsync -a -e "$RSYNC_SSH" "$TREE/" "$host:$dest/"
+    expect_same "rsync re-push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/again/peer" "$secs"
+    rm -rf "$dest"
+}
+
+measure_mux_pull() { # net run
+    local host dest
+    host=$(host_of "$1")
+    dest=$DL/pull-mux-$2
+    timed secs "$MUXSYNC" pull -q -F "$SSH_CONFIG" "$host:$REMOTE/source/blob.bin" "$dest"
+    expect_same "muxsync pull ($1)" "$(file_digest "$dest/blob.bin")" "$BIG_WANT"
+    record "$1/$2/pull/mux" "$secs"
+    record "$1/$2/pull/mux/rss" "$secs_rss"
+    rm -rf "$dest"
+}
+
+measure_sftp_get() { # net run
+    local host dest
+    host=$(host_of "$1")
+    dest=$DL/get-sftp-$2.bin
+    printf 'get %s %s\n' "$REMOTE/source/blob.bin" "$dest" >"$BENCH_TMP/get.batch"
+    timed secs sftp -q -F "$SSH_CONFIG" -b "$BENCH_TMP/get.batch" "$host"
+    expect_same "sftp get ($1)" "$(file_digest "$dest")" "$BIG_WANT"
+    record "$1/$2/pull/peer" "$secs"
+    rm -f "$dest"
+}
+
+measure_mux_push_big() { # net run
+    local host dest
+    host=$(host_of "$1")
+    dest=$REMOTE/big-mux-$2
+    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$SRC/bigonly" "$host:$dest"
+    expect_same "muxsync push of the 100 MB file ($1)" "$(tree_digest "$dest")" "$(tree_digest "$SRC/bigonly")"
+    record "$1/$2/push/mux" "$secs"
+    record "$1/$2/push/mux/rss" "$secs_rss"
+    rm -rf "$dest"
+}
+
+measure_sftp_put() { # net run
+    local host dest
+    host=$(host_of "$1")
+    dest=$REMOTE/big-sftp-$2.bin
+    printf 'put %s %s\n' "$SRC/bigonly/blob.bin" "$dest" >"$BENCH_TMP/put.batch"
+    timed secs sftp -q -F "$SSH_CONFIG" -b "$BENCH_TMP/put.batch" "$host"
+    expect_same "sftp put ($1)" "$(file_digest "$dest")" "$BIG_WANT"
+    record "$1/$2/push/peer" "$secs"
+    rm -f "$dest"
+}
+
+# Peak RSS of muxsync pushing, then pulling, a large file on loopback.
+measure_rss() { # run
+    local host=bench-loopback dest=$REMOTE/rss-$1 back=$DL/rss-$1
+    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$SRC/huge" "$host:$dest"
+    expect_same "muxsync push of the ${RSS_MB} MB file" "$(file_digest "$dest/huge.bin")" "$HUGE_WANT"
+    record "rss/$1/push/seconds" "$secs"
+    record "rss/$1/push/kib" "$secs_rss"
+    timed secs "$MUXSYNC" pull -q -F "$SSH_CONFIG" "$host:$dest/huge.bin" "$back"
+    expect_same "muxsync pull of the ${RSS_MB} MB file" "$(file_digest "$back/huge.bin")" "$HUGE_WANT"
+    record "rss/$1/pull/seconds" "$secs"
+    record "rss/$1/pull/kib" "$secs_rss"
+    rm -rf "$dest" "$back"
+}
+
+rotated() { # run step...
+    local run=$1
+    shift
+    local steps=("$@") n=$# i
+    for ((i = 0; i < n; i++)); do
+        eval "${steps[$(((i + run) % n))]}"
+    done
+}
+
+# MARK: - runs
+
+started=$EPOCHREALTIME
+for net in $NETS; do
+    host_of "$net" >/dev/null
+    for ((run = 1; run <= RUNS; run++)); do
+        say "bench: $net run $run/$RUNS"
+        rotated "$run" "measure_mux_tree $net $run" "measure_rsync_tree $net $run"
+        rotated "$run" "measure_mux_pull $net $run" "measure_sftp_get $net $run"
+        rotated "$run" "measure_mux_push_big $net $run" "measure_sftp_put $net $run"
+    done
+done
+if ((RSS_RUNS > 0)); then
+    mkdir -p "$SRC/huge"
+    say "bench: making the ${RSS_MB} MB file for peak RSS"
+    make_random_file "$SRC/huge/huge.bin" $((RSS_MB * 1000000)) "push-pull-rss-$SEED"
+    HUGE_WANT=$(file_digest "$SRC/huge/huge.bin")
+    for ((run = 1; run <= RSS_RUNS; run++)); do
+        say "bench: peak RSS run $run/$RSS_RUNS"
+        measure_rss "$run"
+    done
+    rm -rf "$SRC/huge"
+fi
+elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+bench_save_results
+
+# MARK: - report
+
+python3 - "$RESULTS" "$BENCH_OUT_DIR/push-pull.md" "$RUNS" "$NETS" "${BENCH_DELAY_MS:-25}" "$elapsed" \
+    "$TREE_FILES" "$TREE_DIRS" "$TREE_MB" "$RSS_RUNS" "$RSS_MB" "$(nproc)" "$(uptime | sed 's/.*load average: //')" <<'EOF'
+import statistics, sys
+
+(path, out, runs, nets, delay, elapsed, tree_files, tree_dirs, tree_mb, rss_runs, rss_mb,
+ cores, load) = sys.argv[1:]
+runs, rss_runs = int(runs), int(rss_runs)
+values = {}
+for line in open(path):
+    key, value = line.rstrip("\n").split("\t")
+    values[key] = float(value)
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+def series(net, what, tool):
+    return [values[f"{net}/{r}/{what}/{tool}"] for r in range(1, runs + 1) if f"{net}/{r}/{what}/{tool}" in values]
+
+rows = (
+    ("init", f"initial push (tree, {tree_mb} MB)", "rsync -a", 0.5),
+    ("again", "re-push, nothing changed", "rsync -a", 0.4),
+    ("pull", "pull 100 MB file", "sftp get", 0.4),
+    ("push", "push 100 MB file", "sftp put", 0.4),
+)
+
+lines = []
+lines.append("### push and pull: muxsync vs rsync and OpenSSH sftp")
+lines.append("")
+lines.append(f"Tree: {int(tree_files)} files ({int(tree_files) - 1} source files of 0.5-20 KB + one 100 MB binary) "
+             f"in {tree_dirs} directories. Median of {runs} run(s); whole-process wall time; "
+             "ratio = muxsync time / peer time within the same run, median over runs (<1: muxsync faster). "
+             f"{cores} cores, load average at the end {load}; the bench took {elapsed} s.")
+lines.append("")
+for net in nets.split():
+    title = f"through the proxy ({delay} ms each way)" if net == "proxy" else "plain loopback"
+    lines.append(f"#### {title}")
+    lines.append("")
+    lines.append("| case | muxsync s | peer | peer s | ratio | target | verdict | muxsync min-max s | peak RSS MB |")
+    lines.append("|---|---:|---|---:|---:|---:|---|---:|---:|")
+    for what, label, peer, target in rows:
+        mux, other = series(net, what, "mux"), series(net, what, "peer")
+        ratios = [values[f"{net}/{r}/{what}/mux"] / values[f"{net}/{r}/{what}/peer"] for r in range(1, runs + 1)
+                  if f"{net}/{r}/{what}/mux" in values and f"{net}/{r}/{what}/peer" in values]
+        rss = [x / 1024 for x in series(net, what, "mux/rss")]
+        ratio = med(ratios)
+        verdict = "PASS" if ratio <= target else "MISS"
+        lines.append(f"| {label} | {med(mux):.2f} | {peer} | {med(other):.2f} | {ratio:.2f}x | <= {target}x | "
+                     f"{verdict} | {min(mux):.2f}-{max(mux):.2f} | {max(rss):.0f} |")
+    lines.append("")
+
+if rss_runs > 0:
+    lines.append(f"#### peak RSS of muxsync, {rss_mb} MB file, plain loopback ({rss_runs} run(s), max)")
+    lines.append("")
+    lines.append("| case | seconds (median) | MB/s | peak RSS MB | target | verdict |")
+    lines.append("|---|---:|---:|---:|---:|---|")
+    for what in ("push", "pull"):
+        secs = [values[f"rss/{r}/{what}/seconds"] for r in range(1, rss_runs + 1)]
+        kib = max(values[f"rss/{r}/{what}/kib"] for r in range(1, rss_runs + 1))
+        mb = kib / 1024
+        lines.append(f"| {what} | {med(secs):.2f} | {float(rss_mb) / med(secs):.0f} | {mb:.0f} | < 100 MB | "
+                     f"{'PASS' if mb < 100 else 'MISS'} |")
+    lines.append("")
+    lines.append("Peak RSS = GNU time's maximum resident set size (the `%M` of `/usr/bin/time`, same as `-v`), "
+                 "in MiB.")
+    lines.append("")
+
+text = "\n".join(lines)
+with open(out, "w") as f:
+    f.write(text + "\n")
+print(text)
+print(f"\nmarkdown fragment: {out}", file=sys.stderr)
+EOF
