@@ -40,6 +40,11 @@ public final class KnownTree: Sendable {
         versions.withLock { $0[BytePath(path)] = FileVersion(stat) }
     }
 
+    /// True when `stat` is the version watch last put on the remote for `path`.
+    public func contains(_ path: String, _ stat: LocalStat) -> Bool {
+        versions.withLock { $0[BytePath(path)] == FileVersion(stat) }
+    }
+
     /// Forgets `path` and everything below it.
     public func remove(_ path: String) {
         versions.withLock { table in

@@ -80,12 +80,10 @@ extension WatchEngine {
         }
         try await guarded(path) {
             if local.isRegularFile {
-                let started = ContinuousClock.now
-                let latency = Self.sinceModification(localPath)
                 if let result = try await link.saver.save(path, localPath: localPath, remotePath: remotePath) {
                     known.record(path, result.sent)
-                    status.emit(.sent(path: path, bytes: result.bytes,
-                                      latency: latency.map { $0 } ?? (ContinuousClock.now - started).seconds, delta: false))
+                    // Save-to-remote latency: from the file's mtime to now, when it is in place remotely.
+                    status.emit(.sent(path: path, bytes: result.bytes, latency: Self.sinceModification(localPath), delta: false))
                     return
                 }
                 let remote = try await remoteEntry(path, link)

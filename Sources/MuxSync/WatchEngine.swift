@@ -20,7 +20,7 @@ public struct WatchOptions: Sendable {
     public var force = false
     public var stateDirectory: String?
     /// Delays between reconnection attempts (the last one repeats).
-    public var reconnectDelays: [Double] = [0.2, 0.5, 1, 2, 4, 8]
+    public var reconnectDelays: [Double] = [0.2, 0.5, 1, 1.5, 2]
     public init() {}
 }
 
@@ -100,12 +100,12 @@ public final class WatchEngine: Sendable {
                 try? link.state.save()
                 await link.client.session.close()
                 link = try await establish(firstTime: false)
-                // Files the batch already sent are skipped by the push (same size and mtime);
-                // what is left in the queue is only what a push does not cover.
-                let reconciled = try await reconcile(link, delete: false)
-                known.record(reconciled.localTree)
-                status.emit(.initialSync("after reconnecting: " + reconciled.summary))
-                queue.requeue(Self.afterReconcile(queue.takeAll()))
+                // Nothing was lost while disconnected: the watcher kept queueing. Only the
+                // batch cut mid-way may have partly landed: settle what the remote holds
+                // for those paths first, so re-sending them is neither doubled nor a false conflict.
+                let pending = queue.takeAll()
+                let settled = try await settle(pending, link)
+                queue.requeue(settled)
             }
         }
         await link.saver.discardAll()
@@ -191,14 +191,28 @@ public final class WatchEngine: Sendable {
         return report
     }
 
-    /// After a reconciling push, changes are covered; renames and removals are not.
-    static func afterReconcile(_ events: [ChangeEvent]) -> [ChangeEvent] {
-        events.compactMap { event in
-            switch event {
-            case .changed, .rescan: return nil
-            case .removed: return event
-            case .renamed(let from, _): return .removed(from)
+    /// After a reconnect: a queued change whose local version watch already
+    /// sent is dropped; one whose file reached the remote although the reply
+    /// was lost (same size and mtime there as here) gets its state record set
+    /// to what the remote now holds, then is sent again only if `known` says
+    /// this version was not sent (a same-second edit, say).
+    func settle(_ events: [ChangeEvent], _ link: Link) async throws -> [ChangeEvent] {
+        let kept = Locked([Int: ChangeEvent]())
+        try await pipelined(Array(events.enumerated()), window: 32) { [self] item in
+            guard case .changed(let path) = item.element,
+                  let local = try? LocalStat.ofPath(RemotePath.join(localRoot, path)), local.isRegularFile else {
+                kept.withLock { $0[item.offset] = item.element }
+                return
             }
+            if known.contains(path, local) { return }  // this very version is on the remote
+            let remote = try await link.client.nextChannel().lstatIfExists(RemotePath.join(remoteRoot, path))
+            if let remote, remote.size == local.size, Int64(remote.mtime ?? 0) == Int64(UInt32(clamping: local.mtime)),
+               let record = link.state.record(path) {
+                link.state.setRecord(FileRecord(size: local.size, mtime: Int64(remote.mtime ?? 0),
+                                                signatureKey: record.signatureKey), for: path)
+            }
+            kept.withLock { $0[item.offset] = item.element }
         }
+        return kept.withLock { table in table.keys.sorted().compactMap { table[$0] } }
     }
 }

@@ -18,6 +18,9 @@ public struct SSHDFiles: Sendable, Equatable {
     /// The environment variable every session of the server carries (value: the directory).
     public static let sessionMarker = "MUXSYNC_LAB_SSHD"
 
+    /// The HOME of the lab's sessions: an empty directory inside the lab.
+    public var sessionHome: String { directory + "/session-home" }
+
     /// sshd's own configuration (`-f`).
     public var sshdConfig: String { directory + "/sshd_config" }
     /// The host's private key (ed25519); the public key is at `hostKey + ".pub"`.
@@ -73,7 +76,10 @@ public struct SSHDFiles: Sendable, Equatable {
             "LogLevel VERBOSE",
         ]
         if markSessions {
-            lines.append("SetEnv \"\(Self.sessionMarker)=\(directory)\"")
+            // Sessions also get an empty HOME: the login shell sshd starts for every channel
+            // then sources no rc files, so the user's ~/.bashrc (a slow `pyenv init`, a stale
+            // lock, a banner) cannot slow or break the tests. sshd keeps the first SetEnv only.
+            lines.append("SetEnv \"\(Self.sessionMarker)=\(directory)\" \"HOME=\(sessionHome)\"")
         }
         if perSourcePenaltiesSupported {
             // OpenSSH >= 9.8 would otherwise slow down fault tests that fail on purpose.

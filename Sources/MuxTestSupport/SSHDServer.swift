@@ -112,6 +112,7 @@ public final class SSHDServer: Sendable {
             path = try TemporaryDirectory.make(prefix: "muxsync-sshd-")
         }
         let files = SSHDFiles(directory: path)
+        try? FileManager.default.createDirectory(atPath: files.sessionHome, withIntermediateDirectories: true)
         do {
             for stale in [files.pidFile, files.log] { try? FileManager.default.removeItem(atPath: stale) }
             try SSHKeyTool.generate(type: "ed25519", path: files.hostKey, comment: "muxsync-lab-host")

@@ -37,8 +37,9 @@ final class ChannelCore {
 
     /// Data already in libssh2's queue for this channel (no socket event will announce it).
     var hasQueuedData: Bool {
-        !isFinished && (libssh2_poll_channel_read(raw, 0) != 0
-                        || (onStderr != nil && libssh2_poll_channel_read(raw, 1) != 0))
+        // > 0 only: the call answers negative error codes too (then nothing is queued).
+        !isFinished && (libssh2_poll_channel_read(raw, 0) > 0
+                        || (onStderr != nil && libssh2_poll_channel_read(raw, 1) > 0))
     }
 
     // MARK: Pumping (called by the loop)
