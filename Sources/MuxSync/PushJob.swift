@@ -106,19 +106,32 @@ public struct PushJob: Sendable {
             differing = try await ContentComparer(client: client, localRoot: localRoot, remoteRoot: remoteRoot)
                 .differingFiles(local: local.tree, remote: remote)
         }
+        // A file already equal on both sides (size and mtime) is muxsync's version even when the
+        // record says otherwise (a cut lost the reply to its rename): refresh the record, so the
+        // next edit is not taken for someone else's change.
+        let earlyState = remoteScan.tree == nil || options.dryRun ? nil : try await openState()
+        if let earlyState, let remote = remoteScan.tree {
+            for entry in local.tree.entries where entry.isFile {
+                guard let other = remote[entry.path], other.isFile, other.size == entry.size, other.mtime == entry.mtime,
+                      let record = earlyState.record(entry.path), record.size != other.size || record.mtime != other.mtime
+                else { continue }
+                earlyState.setRecord(FileRecord(size: other.size, mtime: other.mtime), for: entry.path)
+            }
+        }
         let plan = try PushPlanner.plan(local: local.tree, remote: remoteScan.tree, options: planOptions,
                                         contentDiffers: options.checksum ? { differing.contains(BytePath($0)) } : nil)
         report.plan = plan
 
         if options.dryRun {
             if remoteScan.tree == nil { progress.printLine("would create \(remoteRoot)") }
-            for action in plan.prelude + plan.actions { progress.printLine("would: " + action.description) }
+            for action in plan.prelude + plan.actions { progress.printLine("would " + action.description) }
             report.seconds = (ContinuousClock.now - started).seconds
             return report
         }
 
         if remoteScan.tree == nil { try await RemoteDirectories(client: client).makePath(remoteRoot) }
-        let state = try await openState()
+        var state = earlyState
+        if state == nil { state = try await openState() }
         if let problem = state?.loadProblem { report.warnings.append(problem) }
         var sender = FileSender(client: client, state: state, logger: logger)
         sender.force = options.force
@@ -210,6 +223,10 @@ public struct PushJob: Sendable {
             do {
                 try await perform(action, context: context)
             } catch {
+                var needed: UInt64 = 0
+                if case .upload(_, let size, _, _) = action { needed = size }
+                let error = await RemoteSpace(client: client).explain(error, near: RemotePath.join(remoteRoot, action.path),
+                                                                     needing: needed)
                 let line = error is RemoteConflict ? "\(error)" : "\(action.path): \(error)"
                 tally.withLock {
                     $0.failures.append(line)

@@ -65,7 +65,7 @@ public enum PushAction: Sendable, Equatable, CustomStringConvertible {
             var what: [String] = []
             if let permissions { what.append("mode " + String(permissions, radix: 8)) }
             if mtime != nil { what.append("mtime") }
-            return "attributes \(path) (\(what.joined(separator: ", ")))"
+            return "set attributes of \(path) (\(what.joined(separator: ", ")))"
         case .delete(let path, let isDirectory):
             return isDirectory ? "delete \(path)/" : "delete \(path)"
         }

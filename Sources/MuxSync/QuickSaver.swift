@@ -26,6 +26,11 @@ public final class QuickSaver: @unchecked Sendable {
     /// Files larger than this take the ordinary path.
     public let limit: UInt64 = 1 << 20
     private let spares = Locked([String: Spare]())
+    /// Every spare path created or being created and not yet used or removed: after a lost
+    /// connection these are removed through the next one.
+    private let outstanding = Locked(Set<String>())
+    /// Set by `discardAll`: spares still being opened are removed as soon as they exist.
+    private let closed = Locked(false)
 
     public init(client: SFTPClient, state: SyncStateStore?, force: Bool) {
         self.client = client
@@ -73,9 +78,10 @@ public final class QuickSaver: @unchecked Sendable {
             guard after == before else { throw UploadError.keptChanging(localPath, "changed while being sent") }
             try await channel.rename(spare.path, to: remotePath)
         } catch {
-            _ = try? await channel.remove(spare.path)
+            if (try? await channel.remove(spare.path)) != nil { outstanding.withLock { _ = $0.remove(spare.path) } }
             throw error
         }
+        outstanding.withLock { _ = $0.remove(spare.path) }
         let mtime = Int64(UInt32(clamping: before.mtime))
         state?.setRecord(FileRecord(size: before.size, mtime: mtime), for: path)
         return UploadResult(bytes: before.size, size: before.size, mtime: before.mtime, permissions: before.permissions,
@@ -92,14 +98,19 @@ public final class QuickSaver: @unchecked Sendable {
 
     /// Opens a spare temp file in `directory` unless one is there already.
     public func replenish(_ directory: String) {
-        if spares.withLock({ $0[directory] != nil }) { return }
+        if closed.withLock({ $0 }) || spares.withLock({ $0[directory] != nil }) { return }
         let client = self.client
         Task {
             let channel = client.nextChannel()
             let path = RemotePath.join(directory, TemporaryName.upload(for: "save"))
+            self.outstanding.withLock { _ = $0.insert(path) }
             guard let handle = try? await channel.open(path, flags: [.write, .create, .exclusive],
                                                        attributes: SFTPAttributes(permissions: 0o600)) else { return }
             let spare = Spare(handle: handle, path: path)
+            if closed.withLock({ $0 }) {  // the watch stopped while this was being opened
+                discard(spare)
+                return
+            }
             let extra = spares.withLock { table -> Spare? in
                 if table[directory] != nil { return spare }
                 table[directory] = spare
@@ -109,18 +120,28 @@ public final class QuickSaver: @unchecked Sendable {
         }
     }
 
+    /// Spare files this saver may have left on the remote (its connection was lost).
+    public var leftovers: [String] { outstanding.withLock { Array($0) } }
+
     /// Closes and removes every spare (on exit or before reconnecting).
     public func discardAll() async {
+        closed.withLock { $0 = true }
         let all = spares.withLock { table -> [Spare] in
             defer { table.removeAll() }
             return Array(table.values)
         }
         for spare in all {
-            _ = try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)])
+            if (try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)])) != nil {
+                outstanding.withLock { _ = $0.remove(spare.path) }
+            }
         }
     }
 
     private func discard(_ spare: Spare) {
-        Task { _ = try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)]) }
+        Task {
+            if (try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)])) != nil {
+                outstanding.withLock { _ = $0.remove(spare.path) }
+            }
+        }
     }
 }

@@ -99,7 +99,11 @@ public final class WatchEngine: Sendable {
                 status.emit(.disconnected("\(error)"))
                 try? link.state.save()
                 await link.client.session.close()
+                let leftovers = link.saver.leftovers
                 link = try await establish(firstTime: false)
+                // Spare temp files of the lost connection: removed through the new one.
+                let client = link.client
+                try? await pipelined(leftovers, window: 16) { path in _ = try? await client.nextChannel().remove(path) }
                 // Nothing was lost while disconnected: the watcher kept queueing. Only the
                 // batch cut mid-way may have partly landed: settle what the remote holds
                 // for those paths first, so re-sending them is neither doubled nor a false conflict.

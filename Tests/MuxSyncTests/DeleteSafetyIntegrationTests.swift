@@ -183,7 +183,7 @@ struct DeleteSafetyIntegrationTests {
         #expect(lines.contains { $0.hasPrefix("would upload added.txt") }, "\(lines)")
         #expect(lines.contains { $0 == "would delete run.sh" }, "\(lines)")
         #expect(lines.contains { $0 == "would delete remote-only.txt" }, "\(lines)")
-        #expect(lines.contains { $0.hasPrefix("would attributes secret.key") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("would set attributes of secret.key") }, "\(lines)")
         #expect(lines.allSatisfy { $0.hasPrefix("would ") || $0.hasPrefix("warning") || $0.hasPrefix("skipping") }, "\(lines)")
 
         let changed = before.differences(from: try TreeSnapshot(remote), includeCtime: true)

@@ -316,7 +316,7 @@ struct PushPlannerUnitTests {
     @Test func actionDescriptionsReadLikeADryRun() {
         #expect(PushAction.upload(path: "a", size: 1234, permissions: 0o644, mtime: 0).description == "upload a (1.2 KB)")
         #expect(PushAction.delete(path: "d", isDirectory: true).description == "delete d/")
-        #expect(PushAction.setAttributes(path: "x", permissions: 0o755, mtime: 3).description == "attributes x (mode 755, mtime)")
+        #expect(PushAction.setAttributes(path: "x", permissions: 0o755, mtime: 3).description == "set attributes of x (mode 755, mtime)")
         #expect(PushAction.createSymlink(path: "l", target: "t").description == "symlink l -> t")
     }
 }

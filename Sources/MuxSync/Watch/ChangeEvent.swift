@@ -2,10 +2,19 @@
 //
 // Events are hints about which paths of the local tree differ from what the consumer last
 // saw. Paths are relative to the watched root, "/"-separated, never empty, and never name an
-// ignored path (the source applies the ExclusionFilter). Within a batch, events are meant to
-// be applied IN ORDER; each path refers to the tree as it is after the events before it. The
-// consumer reads the local file system when it applies an event, so `.changed` says "look at
-// this path again" (it may even be gone by then: treat that as a removal).
+// ignored path (the source applies the ExclusionFilter). Events are meant to be applied IN
+// ORDER; each path refers to the tree as it is after the events before it. The consumer reads
+// the local file system when it applies an event, so `.changed` says "look at this path
+// again". Because the local tree may have moved on by then, a consumer must accept:
+//   - `.changed(p)` for a path that is gone: skip it but remember it. A later event always
+//     says what became of it: `.removed` (forget it) or `.renamed` of it or of a directory
+//     above it (look again at its new place: it may be new there). Deleting it on the spot
+//     would lose a file whose directory was renamed meanwhile;
+//   - `.renamed(a, b)` whose source it does not have (a temporary or a new directory created
+//     in one batch and renamed in the next): treat it as `.changed(b)` and, for a directory,
+//     send everything inside `b` (its contents may have been reported under `a`);
+//   - `.renamed(a, b)` whose target's parent it does not have (a directory created and
+//     gone again in the same batch): create the parent first.
 
 // MARK: - ChangeEvent
 
@@ -13,7 +22,8 @@
 public enum ChangeEvent: Sendable, Equatable, CustomStringConvertible {
     /// A file, directory or symlink was created or modified (content, size, mode, or a
     /// symlink re-pointed). For a new directory, its contents are reported too, each with its
-    /// own event (sources walk new directories), so the consumer need not walk it.
+    /// own event (sources walk new directories), so the consumer need not walk it. If the
+    /// path is gone when the consumer looks, a later event explains it (see the file header).
     case changed(String)
     /// A file, symlink or whole directory (with everything inside) is gone.
     case removed(String)

@@ -193,8 +193,13 @@ final class InotifyEventHandler: @unchecked Sendable {
             coalescer.add(.renamed(from: from.path, to: to, isDirectory: isDirectory), at: now)
             guard isDirectory else { return }
             table.renameSubtree(from: from.path, to: to)
-            if table.descriptor(of: to) == nil {
-                // It was never watched (moved before its creation was handled): walk it now.
+            let known = table.descriptor(of: to)
+            let actual = inotify_add_watch(descriptor, root + "/" + to,
+                                           InotifyEventHandler.watchMask | UInt32(IN_DONT_FOLLOW))
+            if known == nil || actual != known {
+                // Never watched (moved before its creation was handled), or the table had the
+                // wrong directory under that name (mkdir a; mv a b; mkdir a, all before we
+                // looked): watch and report it now.
                 var limitHit = false
                 watchAndReport(to, limitHit: &limitHit)
                 if limitHit { reportWatchLimit(to, now: now) }

@@ -14,16 +14,25 @@
 //     becomes changed(b) after it, and pending changes inside a move to b;
 //   - a pending change of b (the rename's target) is dropped (the rename overwrites b);
 //   - any rescan -> the batch is just one rescan with every reason.
+// Each changed/removed entry knows whether the consumer has the path just before it
+// (present, absent, or unknown: a temp renamed over a name that had no entry). A rename is
+// only kept when its source is surely there; otherwise it becomes removed(a) + changed(b).
 // Paths are compared byte-exactly.
 
 // MARK: - PendingChanges
 
 /// The merged, ordered changes of one batch.
 struct PendingChanges: Sendable {
+    /// Whether the consumer has a path at some point of the log.
+    enum Presence: Sendable, Equatable {
+        case present, absent, unknown
+    }
+
     enum Entry: Sendable, Equatable {
-        /// `created`: the consumer does not have the path yet (it appeared in this batch).
-        case changed(String, created: Bool)
-        case removed(String, isDirectory: Bool)
+        /// `presence`: whether the consumer has the path just before this entry.
+        case changed(String, presence: Presence)
+        /// `presence`: whether the consumer had the path just before this entry.
+        case removed(String, isDirectory: Bool, presence: Presence)
         case renamed(from: String, to: String, isDirectory: Bool)
     }
 
@@ -38,7 +47,17 @@ struct PendingChanges: Sendable {
     private var registered: Set<BytePath> = []
     /// Indices of renamed entries (some may have been merged away or converted).
     private var renames: [Int] = []
+    /// What each rename moved, kept when it is converted into a removal of its source (the
+    /// content still left `from` at that point).
+    private var renameOrigins: [Int: (from: String, to: String)] = [:]
+    /// A changed entry that re-created a removed path -> that removal (current again if the
+    /// re-creation is cancelled).
+    private var restores: [Int: Int] = [:]
     private var rescanReasons: [String] = []
+
+    init() {}
+
+    private init(rescanReasons: [String]) { self.rescanReasons = rescanReasons }
 
     /// Whether nothing was observed (or everything cancelled out).
     var isEmpty: Bool { rescanReasons.isEmpty && !entries.contains { $0 != nil } }
@@ -55,16 +74,15 @@ struct PendingChanges: Sendable {
         switch observation {
         case .created(let path, let isDirectory):
             guard !path.isEmpty else { return }
-            noteChanged(path, createdHint: true, isDirectory: isDirectory)
+            noteChanged(path, created: true, isDirectory: isDirectory)
         case .modified(let path):
             guard !path.isEmpty else { return }
-            noteChanged(path, createdHint: false, isDirectory: nil)
+            noteChanged(path, created: false, isDirectory: nil)
         case .removed(let path, let isDirectory):
             guard !path.isEmpty else { return }
             noteRemoved(path, isDirectory: isDirectory)
         case .renamed(let from, let to, let isDirectory):
-            guard !from.isEmpty, !to.isEmpty else { return }
-            if ByteExact.equal(from, to) { return }
+            guard !from.isEmpty, !to.isEmpty, !ByteExact.equal(from, to) else { return }
             noteRenamed(from, to, isDirectory: isDirectory)
         case .rescan:
             break
@@ -77,39 +95,37 @@ struct PendingChanges: Sendable {
         return entries.compactMap { entry in
             switch entry {
             case .changed(let path, _)?: return .changed(path)
-            case .removed(let path, _)?: return .removed(path)
+            case .removed(let path, _, _)?: return .removed(path)
             case .renamed(let from, let to, _)?: return .renamed(from: from, to: to)
             case nil: return nil
             }
         }
     }
 
-    private init(rescanReasons: [String]) { self.rescanReasons = rescanReasons }
-    init() {}
-
     // MARK: Rules
 
-    private mutating func noteChanged(_ path: String, createdHint: Bool, isDirectory: Bool?) {
+    private mutating func noteChanged(_ path: String, created: Bool, isDirectory: Bool?) {
         if let i = current[BytePath(path)], let entry = entries[i] {
             switch entry {
             case .changed:
                 return  // duplicate
-            case .removed(_, let wasDirectory):
+            case .removed(_, let wasDirectory, let before):
                 if !wasDirectory && isDirectory != true {
                     // delete-then-create of a file: just a change
                     tombstone(i)
-                    append(.changed(path, created: false))
+                    append(.changed(path, presence: before))
                 } else {
                     // a directory came back, or the kind changed: keep the removal first
                     current[BytePath(path)] = nil
-                    append(.changed(path, created: true))
+                    restores[entries.count] = i
+                    append(.changed(path, presence: .absent))
                 }
                 return
             case .renamed:
                 break
             }
         }
-        append(.changed(path, created: createdHint))
+        append(.changed(path, presence: created ? .absent : .present))
     }
 
     private mutating func noteRemoved(_ path: String, isDirectory: Bool) {
@@ -118,88 +134,109 @@ struct PendingChanges: Sendable {
         for inside in descendants(of: path) {
             for i in history[BytePath(inside)] ?? [] where i > cut && entries[i] != nil { tombstone(i) }
         }
+        var movedOnto = false
         for r in renames where r > cut {
             guard case .renamed(let from, let to, let movedDirectory)? = entries[r] else { continue }
             if ByteExact.isStrictlyInside(from, path) && ByteExact.isStrictlyInside(to, path) {
                 entries[r] = nil
             } else if ByteExact.isSameOrInside(to, path) {
                 // moved in, then removed with the directory: the source is simply gone
-                entries[r] = .removed(from, isDirectory: movedDirectory)
-                record(r, for: from)
+                entries[r] = .removed(from, isDirectory: movedDirectory, presence: .present)
+                record(r, for: from, makeCurrent: current[BytePath(from)] == nil)
+                movedOnto = movedOnto || ByteExact.equal(to, path)
             }
         }
-        let key = BytePath(path)
-        if let i = current[key], let entry = entries[i] {
+        // Without the rename onto it, whether the consumer has `path` is no longer known.
+        var before = movedOnto ? Presence.unknown : Presence.present
+        if let i = current[BytePath(path)], let entry = entries[i] {
             switch entry {
-            case .changed(_, let created):
+            case .changed(_, let presence):
                 tombstone(i)
-                let movedThrough = renames.contains { r in
-                    guard r > i, case .renamed(let from, let to, _)? = entries[r] else { return false }
-                    return ByteExact.isStrictlyInside(from, path) || ByteExact.isStrictlyInside(to, path)
+                let established = hasRename(after: i, inside: path)
+                if presence == .absent && !established {
+                    // created and deleted in this batch; an earlier removal applies again
+                    if let removal = restores[i], entries[removal] != nil { current[BytePath(path)] = removal }
+                    return
                 }
-                if created && !movedThrough { return }  // created and deleted in this batch
+                before = established ? .present : (movedOnto && presence == .present ? .unknown : presence)
             case .removed:
                 return  // duplicate
             case .renamed:
                 break
             }
         }
-        append(.removed(path, isDirectory: isDirectory))
+        append(.removed(path, isDirectory: isDirectory, presence: before))
     }
 
     private mutating func noteRenamed(_ from: String, _ to: String, isDirectory: Bool) {
-        var createdSource = false
-        var modifiedSource = false
+        var fresh = false            // the consumer does not have `from`'s content
+        var removeSource = false     // ... and may have something stale at `from`
+        var changedAfter = false     // `from` had a pending change: it follows the rename
         if let i = current[BytePath(from)], let entry = entries[i] {
-            if case .changed(_, let created) = entry {
-                tombstone(i)
-                createdSource = created
-                modifiedSource = !created
+            if case .changed(_, let presence) = entry {
+                if presence == .present {
+                    tombstone(i)
+                    changedAfter = true
+                } else if hasRename(after: i, inside: from) {
+                    // Created in this batch, things moved through it, and now it moves: the
+                    // consumer could not replay this once the directory is gone locally.
+                    apply(.rescan(reason: "a directory created, filled by moves and renamed within "
+                        + "\(from.isEmpty ? "the root" : from) in a few milliseconds"))
+                    return
+                } else {
+                    tombstone(i)
+                    fresh = true
+                    removeSource = presence == .unknown
+                }
             } else {
                 current[BytePath(from)] = nil
             }
         }
         // Pending changes inside the source move with it (after the rename); pending
         // removals inside it stay where they are (still valid before the rename).
-        var moved: [(index: Int, entry: Entry)] = []
+        var moved: [(index: Int, path: String, presence: Presence)] = []
         for inside in descendants(of: from) {
             guard let i = current[BytePath(inside)], let entry = entries[i] else { continue }
-            if case .changed = entry {
-                moved.append((i, entry))
+            if case .changed(let path, let presence) = entry {
+                moved.append((i, path, presence))
                 tombstone(i)
             } else {
                 current[BytePath(inside)] = nil
             }
         }
         moved.sort { $0.index < $1.index }
-        let targetIsNew = clearTarget(to)
-        if createdSource {
-            append(.changed(to, created: targetIsNew))  // temp file renamed over a name
+        let targetBefore = clearTarget(to)
+        if fresh {
+            if removeSource { append(.removed(from, isDirectory: isDirectory, presence: .unknown)) }
+            append(.changed(to, presence: targetBefore))  // e.g. a temp file renamed over a name
         } else {
-            renames.append(entries.count)
-            entries.append(.renamed(from: from, to: to, isDirectory: isDirectory))
-            if modifiedSource { append(.changed(to, created: false)) }
+            append(.renamed(from: from, to: to, isDirectory: isDirectory))
+            if changedAfter { append(.changed(to, presence: .present)) }
         }
         let prefixLength = from.utf8.count
         for item in moved {
-            guard case .changed(let old, let created) = item.entry else { continue }
-            let suffix = String(decoding: old.utf8.dropFirst(prefixLength), as: UTF8.self)
-            append(.changed(to + suffix, created: created))
+            let suffix = String(decoding: item.path.utf8.dropFirst(prefixLength), as: UTF8.self)
+            append(.changed(to + suffix, presence: fresh ? .absent : item.presence))
         }
     }
 
     /// The rename overwrites `path` (a file or an empty directory): pending changes of it
-    /// are moot. Returns whether the consumer is known not to have `path`.
-    private mutating func clearTarget(_ path: String) -> Bool {
-        var absent = false
+    /// are moot. Returns whether the consumer has `path` once they are dropped.
+    private mutating func clearTarget(_ path: String) -> Presence {
+        var before = Presence.unknown
         if let i = current[BytePath(path)], let entry = entries[i] {
             switch entry {
-            case .changed(_, let created):
-                tombstone(i)
-                absent = created
+            case .changed(_, let presence):
+                if hasRename(after: i, inside: path) {
+                    current[BytePath(path)] = nil  // renames through it need it: keep it
+                    before = .present
+                } else {
+                    tombstone(i)
+                    before = presence
+                }
             case .removed:
                 current[BytePath(path)] = nil
-                absent = true
+                before = .absent
             case .renamed:
                 break
             }
@@ -208,7 +245,7 @@ struct PendingChanges: Sendable {
             guard let i = current[BytePath(inside)], let entry = entries[i] else { continue }
             if case .changed = entry { tombstone(i) } else { current[BytePath(inside)] = nil }
         }
-        return absent
+        return before
     }
 
     // MARK: Bookkeeping
@@ -217,16 +254,17 @@ struct PendingChanges: Sendable {
         let index = entries.count
         entries.append(entry)
         switch entry {
-        case .changed(let path, _), .removed(let path, _):
-            record(index, for: path)
-        case .renamed:
+        case .changed(let path, _), .removed(let path, _, _):
+            record(index, for: path, makeCurrent: true)
+        case .renamed(let from, let to, _):
             renames.append(index)
+            renameOrigins[index] = (from, to)
         }
     }
 
-    private mutating func record(_ index: Int, for path: String) {
+    private mutating func record(_ index: Int, for path: String, makeCurrent: Bool) {
         let key = BytePath(path)
-        current[key] = index
+        if makeCurrent { current[key] = index }
         history[key, default: []].append(index)
         var node = path
         while registered.insert(BytePath(node)).inserted {
@@ -239,7 +277,7 @@ struct PendingChanges: Sendable {
 
     private mutating func tombstone(_ index: Int) {
         switch entries[index] {
-        case .changed(let path, _)?, .removed(let path, _)?:
+        case .changed(let path, _)?, .removed(let path, _, _)?:
             if current[BytePath(path)] == index { current[BytePath(path)] = nil }
         default:
             break
@@ -258,11 +296,20 @@ struct PendingChanges: Sendable {
         return result
     }
 
-    /// Index of the last live rename moving something from inside `path` to outside, or -1.
+    /// Whether a live rename after entry `index` moves something into or out of `path`.
+    private func hasRename(after index: Int, inside path: String) -> Bool {
+        renames.contains { r in
+            guard r > index, case .renamed(let from, let to, _)? = entries[r] else { return false }
+            return ByteExact.isStrictlyInside(from, path) || ByteExact.isStrictlyInside(to, path)
+        }
+    }
+
+    /// Index of the last rename (live, or converted into a removal of its source) that moved
+    /// `path` or something inside it out of it, or -1.
     private func lastMoveOut(of path: String) -> Int {
         for r in renames.reversed() {
-            guard case .renamed(let from, let to, _)? = entries[r] else { continue }
-            if ByteExact.isStrictlyInside(from, path) && !ByteExact.isSameOrInside(to, path) { return r }
+            guard entries[r] != nil, let origin = renameOrigins[r] else { continue }
+            if ByteExact.isSameOrInside(origin.from, path) && !ByteExact.isSameOrInside(origin.to, path) { return r }
         }
         return -1
     }

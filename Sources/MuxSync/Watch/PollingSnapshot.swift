@@ -105,9 +105,8 @@ final class PollingSnapshot: @unchecked Sendable {
             return
         }
         let mtime = LocalScanner.mtime(of: st)
-        let record = slots[slot]
-        let trusted = !record.recheck && record.inode == UInt64(st.st_ino)
-            && record.mtimeSeconds == mtime.seconds && record.mtimeNanoseconds == mtime.nanoseconds
+        let trusted = !slots[slot].recheck && slots[slot].inode == UInt64(st.st_ino)
+            && slots[slot].mtimeSeconds == mtime.seconds && slots[slot].mtimeNanoseconds == mtime.nanoseconds
         var recheck = false
         if trusted {
             recheck = quickPass(path, slot: slot, fd: fd, diff: &diff)
@@ -235,6 +234,7 @@ final class PollingSnapshot: @unchecked Sendable {
         var st = stat()
         if fd >= 0 && fstat(fd, &st) == 0 {
             readNew(path, fd: fd, st: st, diff: &diff, report: true)
+            forgetIfMoved(path, parent: parent, name: name, inode: st.st_ino)
         } else {
             if fd >= 0 { close(fd) }
             setRecord(path, Directory())  // unreadable for now: listed again next poll
@@ -262,6 +262,20 @@ final class PollingSnapshot: @unchecked Sendable {
             return
         }
         visit(path, fd: fd, st: st, diff: &diff)
+        forgetIfMoved(path, parent: parent, name: name, inode: st.st_ino)
+    }
+
+    /// A directory renamed or removed while it was being walked: what was seen inside it was
+    /// reported under its old name, which the consumer will not find. Forget its subtree so
+    /// the next poll, which sees the move, reports everything inside at the new place.
+    private func forgetIfMoved(_ path: String, parent: Int32, name: UnsafePointer<CChar>, inode: ino_t) {
+        var st = stat()
+        if fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == inode { return }
+        for (key, slot) in slotByPath where ByteExact.isSameOrInside(key.string, path) {
+            slotByPath[key] = nil
+            slots[slot] = Directory()
+            freeSlots.append(slot)
+        }
     }
 
     /// Lists a directory not seen before (takes ownership of `fd`).

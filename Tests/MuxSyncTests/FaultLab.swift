@@ -1,0 +1,340 @@
+// FaultLab: what the fault and abuse suites (Fault*Tests.swift) add to SyncLab: seeded
+// randomness, generated trees with old/new versions, a target with fast keepalives, mounts
+// (tmpfs, read-only) and chattr for remote faults, running the CLI as user nobody, and a
+// watch engine driven from a test. Nothing here asserts; the suites do.
+//
+// Soak: MUXSYNC_SOAK=1 raises the counts (50 cuts instead of 8, ...) and turns on the
+// slow cases (a sparse 5 GB file); bench/soak.sh runs the suites that way.
+
+import Foundation
+import Logging
+import MuxSync
+import MuxTestSupport
+import MuxTransport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Soak switch
+
+enum FaultEnvironment {
+    /// True when MUXSYNC_SOAK=1 (bench/soak.sh).
+    static var soak: Bool { ProcessInfo.processInfo.environment["MUXSYNC_SOAK"] == "1" }
+
+    /// `quick` in the default suite, `slow` under MUXSYNC_SOAK=1.
+    static func count(_ quick: Int, soak slow: Int) -> Int { soak ? slow : quick }
+
+    /// MUXSYNC_FAULT_SEED overrides the seeds (to replay a soak failure); else `fallback`.
+    static func seed(_ fallback: UInt64) -> UInt64 {
+        ProcessInfo.processInfo.environment["MUXSYNC_FAULT_SEED"].flatMap { UInt64($0) } ?? fallback
+    }
+}
+
+// MARK: - Seeded randomness
+
+/// SplitMix64: the same seed gives the same trees and cut points on every machine.
+struct FaultRandom: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// `count` bytes from this generator.
+    mutating func bytes(_ count: Int) -> Data {
+        var data = Data(count: count)
+        data.withUnsafeMutableBytes { raw in
+            var index = 0
+            while index < raw.count {
+                var word = next()
+                for _ in 0..<8 where index < raw.count {
+                    raw[index] = UInt8(truncatingIfNeeded: word)
+                    word >>= 8
+                    index += 1
+                }
+            }
+        }
+        return data
+    }
+}
+
+// MARK: - Generated trees
+
+/// A tree of files kept in memory too, so that every remote file can be checked against
+/// the version(s) it may legitimately hold.
+struct FaultTree {
+    /// Relative path -> content.
+    var files: [String: Data] = [:]
+
+    /// `count` files in nested directories: mostly small (the one-round-trip path), some
+    /// medium (several writes), and every 50th 1-2 MiB (the striped path, and delta later).
+    static func generate(count: Int, random: inout FaultRandom) -> FaultTree {
+        var tree = FaultTree()
+        for index in 0..<count {
+            let directory = "d\(index % 7)/s\(index % 3)"
+            let size: Int
+            if index % 50 == 0 {
+                size = (1 << 20) + Int(random.next() % UInt64(1 << 20))
+            } else if index % 10 == 0 {
+                size = 64_000 + Int(random.next() % 200_000)
+            } else {
+                size = 200 + Int(random.next() % 12_000)
+            }
+            tree.files["\(directory)/f\(index).bin"] = random.bytes(size)
+        }
+        return tree
+    }
+
+    /// Writes every file under `root` (creating directories), removing files not in the tree.
+    func write(to root: String, mtime: Int64) throws {
+        for (path, data) in files {
+            let full = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try Disk.file(full, data, mtime: mtime)
+        }
+    }
+
+    /// A new version: about `fraction` of the files rewritten (some grown, some shrunk),
+    /// a few removed and a few created.
+    /// `sameSizeEdits: false` gives every rewritten file another size (see the watch bug of
+    /// same-size edits within one second in FaultNetworkTests).
+    func mutated(random: inout FaultRandom, fraction: Double, round: Int, sameSizeEdits: Bool = true) -> FaultTree {
+        var next = self
+        for path in files.keys.sorted() {
+            let roll = Double(random.next() % 10_000) / 10_000
+            if roll < fraction {
+                let old = files[path] ?? Data()
+                var size = max(1, old.count + Int(random.next() % 8192) - 4096)
+                if old.count > 1 << 20, roll < fraction / 2, sameSizeEdits {
+                    size = old.count  // large and same size: the delta path rebuilds it
+                }
+                if size == old.count && !sameSizeEdits { size += 1 }
+                next.files[path] = random.bytes(size)
+            } else if roll < fraction + 0.01 {
+                next.files.removeValue(forKey: path)
+            }
+        }
+        for extra in 0..<5 {
+            next.files["new/r\(round)/n\(extra).bin"] = random.bytes(100 + Int(random.next() % 30_000))
+        }
+        return next
+    }
+
+    var totalBytes: Int { files.values.reduce(0) { $0 + $1.count } }
+}
+
+/// Rough content fingerprint for messages (FNV-1a 64).
+func fingerprint(_ data: Data) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    return String(hash, radix: 16)
+}
+
+// MARK: - The lab
+
+extension SyncLab {
+    /// A lab whose sshd serves SFTP in-process (`ForceCommand internal-sftp`) unless the
+    /// caller forces another command. Why: sshd runs `Subsystem sftp /usr/lib/.../sftp-server`
+    /// through the login shell, and root's ~/.bashrc on this machine runs `pyenv rehash`,
+    /// which waits 60 s whenever a killed session left its lock file behind. Every fault
+    /// test kills sessions, so without this each later connection could cost a minute.
+    static func faults(extraConfig: [String] = []) throws -> SyncLab {
+        let forced = extraConfig.contains { $0.hasPrefix("ForceCommand") }
+        return try SyncLab(extraConfig: forced ? extraConfig : ["ForceCommand internal-sftp"] + extraConfig)
+    }
+}
+
+// MARK: - Connecting with fast keepalives
+
+extension SyncLab {
+    /// The lab target with ServerAliveInterval 1 s, ServerAliveCountMax 2 and a 5 s connect
+    /// timeout: a silent server is declared gone after about 3 s.
+    func fastKeepaliveTarget(port: UInt16? = nil) -> SSHTarget {
+        var target = target(port: port)
+        target.keepaliveInterval = .seconds(1)
+        target.keepaliveCountMax = 2
+        target.connectTimeout = .seconds(5)
+        return target
+    }
+
+    /// An SFTP pool on a session to `target`.
+    func connect(target: SSHTarget, channels: Int = 2) async throws -> SFTPClient {
+        let session = try await SSHSession.connect(to: target, options: ConnectOptions(agentSocket: nil, passphrase: nil))
+        do {
+            return try await SFTPClient.open(on: session, channels: channels)
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+}
+
+// MARK: - Mounts and attributes (root only)
+
+enum FaultMounts {
+    /// Mounts a tmpfs of `kibibytes` at `path` (an existing directory); false when not allowed.
+    static func tmpfs(at path: String, kibibytes: Int) -> Bool {
+        guard geteuid() == 0 else { return false }
+        return (try? ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kibibytes)k,mode=755", "tmpfs", path],
+                                       timeout: 30).succeeded) ?? false
+    }
+
+    /// Remounts a mount point read-only (or read-write again).
+    static func remount(_ path: String, readOnly: Bool) -> Bool {
+        (try? ProcessRunner.run("/bin/mount", ["-o", readOnly ? "remount,ro" : "remount,rw", path],
+                                timeout: 30).succeeded) ?? false
+    }
+
+    /// Unmounts (lazily if busy); errors are ignored, it is cleanup.
+    static func unmount(_ path: String) {
+        if (try? ProcessRunner.run("/bin/umount", [path], timeout: 30).succeeded) != true {
+            _ = try? ProcessRunner.run("/bin/umount", ["-l", path], timeout: 30)
+        }
+    }
+
+    /// `chattr +i` / `-i`; false when the file system or the user cannot.
+    static func immutable(_ path: String, _ on: Bool) -> Bool {
+        (try? ProcessRunner.run("chattr", [on ? "+i" : "-i", path], timeout: 30).succeeded) ?? false
+    }
+}
+
+// MARK: - The CLI as another user
+
+enum FaultUsers {
+    static let nobody: uid_t = 65534
+    static let nogroup: gid_t = 65534
+
+    /// True when the tests can switch to nobody (root, setpriv present).
+    static var canRunAsNobody: Bool { geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0 }
+
+    /// Gives `path` (recursively) to nobody.
+    static func giveToNobody(_ path: String) throws {
+        try ProcessRunner.run("/bin/chown", ["-R", "\(nobody):\(nogroup)", path], timeout: 60).check()
+    }
+}
+
+extension SyncLab {
+    /// Runs `muxsync ARGS` as user nobody (setpriv, no supplementary groups) with a HOME,
+    /// ssh config, client key and known_hosts of its own. The lab root is opened to others
+    /// (0755) so nobody can reach the trees below it; `-F` is added by the caller with
+    /// `nobodySSHConfig()`.
+    func runCLIAsNobody(_ arguments: [String], timeout: TimeInterval = 180) throws -> ProcessResult {
+        let home = try nobodyHome()
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "SSH_AUTH_SOCK")
+        environment["HOME"] = home
+        environment["XDG_STATE_HOME"] = home + "/state"
+        environment["USER"] = "nobody"
+        return try ProcessRunner.run("/usr/bin/setpriv",
+                                     ["--reuid=\(FaultUsers.nobody)", "--regid=\(FaultUsers.nogroup)", "--clear-groups",
+                                      Self.muxsyncBinary] + arguments,
+                                     environment: environment, timeout: timeout)
+    }
+
+    /// nobody's HOME, with a copy of the client key, known_hosts and an ssh config naming
+    /// them (`Host muxsync-test`, login as the lab user).
+    func nobodyHome() throws -> String {
+        let home = path("nobody-home")
+        if Disk.exists(home + "/ssh_config") { return home }
+        guard chmod(root, 0o755) == 0 else { throw DiskError(path: root, what: "chmod", code: errno) }
+        try Disk.directory(home, mode: 0o700)
+        try Disk.directory(home + "/state", mode: 0o700)
+        try Disk.file(home + "/id", Disk.read(server.clientKeyPath), mode: 0o600)
+        try Disk.file(home + "/known_hosts", Disk.read(server.knownHostsPath), mode: 0o600)
+        try Disk.file(home + "/ssh_config", """
+            Host \(SSHDServer.hostAlias)
+              HostName 127.0.0.1
+              Port \(server.port)
+              User \(server.user)
+              IdentityFile \(home)/id
+              IdentitiesOnly yes
+              UserKnownHostsFile \(home)/known_hosts
+              StrictHostKeyChecking yes
+
+            """, mode: 0o600)
+        try FaultUsers.giveToNobody(home)
+        return home
+    }
+}
+
+// MARK: - A watch driven by a test
+
+/// A running WatchEngine with its events collected; `stop()` cancels it.
+final class FaultWatch: Sendable {
+    let local: String
+    let remote: String
+    let events = LineSink()
+    let task: Task<Void, Error>
+    /// How `run()` ended, nil while it runs ("returned" or the error it threw).
+    let ending = Locked<String?>(nil)
+
+    /// `force`: overwrite remote files that changed since muxsync wrote them (no conflicts).
+    init(local: String, remote: String, stateDirectory: String, force: Bool = false,
+         connect: @escaping @Sendable () async throws -> SFTPClient) {
+        self.local = local
+        self.remote = remote
+        var options = WatchOptions()
+        options.pollInterval = .milliseconds(100)
+        options.stateDirectory = stateDirectory
+        options.reconnectDelays = [0.1, 0.2, 0.5, 1]
+        options.force = force
+        let sink = events
+        let status = WatchStatus(mode: .plain, output: { sink.append($0) })
+        let engine = WatchEngine(localRoot: local, remoteRoot: remote, options: options,
+                                 filter: ExclusionFilter(root: local, excludes: []), status: status,
+                                 logger: Logger(label: "fault-watch"), connect: connect)
+        let ending = self.ending
+        task = Task {
+            do {
+                try await engine.run()
+                ending.withLock { $0 = "returned" }
+            } catch {
+                ending.withLock { $0 = "threw: \(error)" }
+                throw error
+            }
+        }
+    }
+
+    /// nil while the watch runs; else how it ended.
+    var ended: String? { ending.withLock { $0 } }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    /// Lines the watch printed that contain `text`.
+    func count(_ text: String) -> Int { events.lines.filter { $0.contains(text) }.count }
+}
+
+/// Polls `condition` every 50 ms for up to `seconds`; true as soon as it holds.
+func eventually(_ seconds: Double, _ condition: () throws -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if (try? condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return (try? condition()) == true
+}
+
+/// The regular files under `root` (relative path -> content), temporaries excluded.
+func regularFiles(under root: String) throws -> [String: Data] {
+    var result: [String: Data] = [:]
+    for (key, node) in try TreeSnapshot(root).nodes {
+        guard let data = node.contents else { continue }
+        if key.string.split(separator: "/").last?.hasPrefix(".muxsync.") == true { continue }
+        result[key.string] = data
+    }
+    return result
+}
