@@ -2,7 +2,8 @@
 # Soak and fault run for humans: the fault suites (Tests/MuxSyncTests/Fault*Tests.swift) with
 # the slow settings: 50 random cuts of a 500-file push, 25 cut pulls, 20 watch cuts, a sparse
 # 5 GiB push with the CLI's peak memory measured, and every other fault and bad-input case.
-# Takes 20-40 minutes on 2 cores and needs about 6 GB free in $TMPDIR (or /tmp).
+# Takes about 5 minutes on 2 cores (the network suite and the 5 GiB file about 2.5 of them)
+# and needs about 6 GB free in $TMPDIR (or /tmp).
 #
 # Usage:
 #   bench/soak.sh                       # everything, seed from the tests

@@ -31,6 +31,8 @@ public final class QuickSaver: @unchecked Sendable {
     private let outstanding = Locked(Set<String>())
     /// Set by `discardAll`: spares still being opened are removed as soon as they exist.
     private let closed = Locked(false)
+    /// Spares being opened right now (discardAll waits for them).
+    private let opening = Locked(0)
 
     public init(client: SFTPClient, state: SyncStateStore?, force: Bool) {
         self.client = client
@@ -100,7 +102,9 @@ public final class QuickSaver: @unchecked Sendable {
     public func replenish(_ directory: String) {
         if closed.withLock({ $0 }) || spares.withLock({ $0[directory] != nil }) { return }
         let client = self.client
+        opening.withLock { $0 += 1 }
         Task {
+            defer { opening.withLock { $0 -= 1 } }
             let channel = client.nextChannel()
             let path = RemotePath.join(directory, TemporaryName.upload(for: "save"))
             self.outstanding.withLock { _ = $0.insert(path) }
@@ -108,7 +112,9 @@ public final class QuickSaver: @unchecked Sendable {
                                                        attributes: SFTPAttributes(permissions: 0o600)) else { return }
             let spare = Spare(handle: handle, path: path)
             if closed.withLock({ $0 }) {  // the watch stopped while this was being opened
-                discard(spare)
+                if (try? await channel.sendBatch([.close(handle: handle.bytes), .remove(path: path)])) != nil {
+                    outstanding.withLock { _ = $0.remove(path) }
+                }
                 return
             }
             let extra = spares.withLock { table -> Spare? in
@@ -126,6 +132,8 @@ public final class QuickSaver: @unchecked Sendable {
     /// Closes and removes every spare (on exit or before reconnecting).
     public func discardAll() async {
         closed.withLock { $0 = true }
+        // Let spares being opened land (and remove themselves) before the session goes.
+        for _ in 0..<400 where opening.withLock({ $0 > 0 }) { try? await Task.sleep(for: .milliseconds(5)) }
         let all = spares.withLock { table -> [Spare] in
             defer { table.removeAll() }
             return Array(table.values)

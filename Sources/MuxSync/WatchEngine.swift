@@ -97,19 +97,7 @@ public final class WatchEngine: Sendable {
                 queue.acknowledge()
                 currentClient.withLock { $0 = nil }
                 status.emit(.disconnected("\(error)"))
-                try? link.state.save()
-                await link.client.session.close()
-                let leftovers = link.saver.leftovers
-                link = try await establish(firstTime: false)
-                // Spare temp files of the lost connection: removed through the new one.
-                let client = link.client
-                try? await pipelined(leftovers, window: 16) { path in _ = try? await client.nextChannel().remove(path) }
-                // Nothing was lost while disconnected: the watcher kept queueing. Only the
-                // batch cut mid-way may have partly landed: settle what the remote holds
-                // for those paths first, so re-sending them is neither doubled nor a false conflict.
-                let pending = queue.takeAll()
-                let settled = try await settle(pending, link)
-                queue.requeue(settled)
+                link = try await reconnect(replacing: link)
             }
         }
         await link.saver.discardAll()
@@ -119,6 +107,37 @@ public final class WatchEngine: Sendable {
     }
 
     // MARK: Connection
+
+    /// Replaces a lost link, retrying until the new one is settled: the spare
+    /// files of the lost connection are removed through the new one, and the
+    /// queued paths are checked against what the remote holds (the batch cut
+    /// mid-way may have partly landed), so re-sending is neither doubled nor a
+    /// false conflict. Nothing was lost meanwhile: the watcher kept queueing.
+    private func reconnect(replacing lost: Link) async throws -> Link {
+        var old = lost
+        while true {
+            try? old.state.save()
+            await old.client.session.close()
+            let leftovers = old.saver.leftovers
+            let link = try await establish(firstTime: false)
+            do {
+                let client = link.client
+                try await pipelined(leftovers, window: 16) { path in _ = try? await client.nextChannel().remove(path) }
+                let pending = queue.takeAll()
+                do {
+                    queue.requeue(try await settle(pending, link))
+                } catch {
+                    queue.requeue(pending)
+                    throw error
+                }
+                return link
+            } catch let error where Self.isConnectionLoss(error) {
+                currentClient.withLock { $0 = nil }
+                status.emit(.disconnected("\(error)"))
+                old = link  // lost again while settling: go round
+            }
+        }
+    }
 
     /// Connects, retrying with backoff when the network (not the credentials) fails.
     private func establish(firstTime: Bool) async throws -> Link {

@@ -153,7 +153,7 @@ public final class WatchStatus: @unchecked Sendable {
         case .removed(let path): return "removed \(path)"
         case .renamed(let from, let to): return "renamed \(from) -> \(to)"
         case .conflict(let text): return text
-        case .failed(let path, let message): return "error: \(path): \(message)"
+        case .failed(let path, let message): return path.isEmpty ? "error: \(message)" : "error: \(path): \(message)"
         case .warning(let text): return "warning: \(text)"
         case .watching(let source, let files): return "watching \(files) files (\(source)); Ctrl-C to stop"
         }

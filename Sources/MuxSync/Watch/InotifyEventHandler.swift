@@ -155,14 +155,18 @@ final class InotifyEventHandler: @unchecked Sendable {
         if mask & UInt32(IN_MOVED_TO) != 0 {
             if let i = pendingMoves.firstIndex(where: { $0.cookie == cookie }) {
                 let from = pendingMoves.remove(at: i)
+                // something that left `path` earlier (moved out of the tree) goes first
+                settleMoves(touching: path, now: now)
                 moved(from, to: path, isDirectory: isDirectory, excluded: excluded, now: now)
             } else {
                 settleMoves(touching: path, now: now)
+                guard table.path(of: wd) != nil else { return }  // its directory just left the tree
                 if !excluded { appeared(path, isDirectory: isDirectory, now: now) }
             }
             return
         }
         settleMoves(touching: path, now: now)
+        guard table.path(of: wd) != nil else { return }  // its directory just left the tree
         if mask & UInt32(IN_MOVED_FROM) != 0 {
             pendingMoves.append(PendingMove(cookie: cookie, path: path, isDirectory: isDirectory, excluded: excluded,
                                             deadline: now + moveHold))
