@@ -19,15 +19,8 @@ struct Authenticator {
     }
 
     func authenticate(session: OpaquePointer, endpoint: String, logger: Logger) throws(TransportError) {
-        let methods = user.withCString { libssh2_userauth_list(session, $0, UInt32(strlen($0))) }
-        if libssh2_userauth_authenticated(session) != 0 { return }  // "none" was accepted
-        let offered = methods.map { String(cString: $0) } ?? ""
-        guard offered.split(separator: ",").contains("publickey") else {
-            throw TransportError(.authentication, endpoint: endpoint,
-                                 "the server does not accept public keys (it offers: \(offered.isEmpty ? "nothing" : offered))",
-                                 hint: "muxsync authenticates with ssh-agent or key files; enable PubkeyAuthentication on the server")
-        }
-
+        // Keys are offered straight away: asking for the method list first (a "none"
+        // request) would cost a round trip that only matters when every key fails.
         var attempts: [Attempt] = []
         var sawRSA = false
         if let agentSocket, !agentSocket.isEmpty {
@@ -42,6 +35,14 @@ struct Authenticator {
             }
         }
 
+        let methods = user.withCString { libssh2_userauth_list(session, $0, UInt32(strlen($0))) }
+        if libssh2_userauth_authenticated(session) != 0 { return }  // "none" was accepted
+        let offered = methods.map { String(cString: $0) } ?? ""
+        guard offered.split(separator: ",").contains("publickey") else {
+            throw TransportError(.authentication, endpoint: endpoint,
+                                 "the server does not accept public keys (it offers: \(offered.isEmpty ? "nothing" : offered))",
+                                 hint: "muxsync authenticates with ssh-agent or key files; enable PubkeyAuthentication on the server")
+        }
         let tried = attempts.isEmpty
             ? "no key was available (no ssh-agent, none of: \(identityFiles.joined(separator: ", ")))"
             : "tried " + attempts.map { "\($0.key) (\($0.outcome))" }.joined(separator: "; ")
