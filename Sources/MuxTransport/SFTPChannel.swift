@@ -50,47 +50,115 @@ public final class SFTPChannel: Sendable {
 
     /// Opens a channel, starts the "sftp" subsystem, exchanges INIT/VERSION and
     /// asks for the server's limits.
+    ///
+    /// Three round trips, not four: the limits@openssh.com request goes out with
+    /// INIT, without waiting for VERSION (sftp-server handles requests in order,
+    /// so INIT is done when the request arrives). A server without the extension
+    /// answers it with a status, and the 32 KiB fallback sizes apply. INIT is
+    /// queued as soon as the subsystem request is on the wire, but sshd opens a
+    /// session channel with a zero window and widens it only once the subsystem
+    /// runs, so in practice INIT leaves with the subsystem's reply.
     static func open(on session: SSHSession, index: Int) async throws -> SFTPChannel {
         let label = "sftp#\(index)"
-        let (core, extensions): (ThreadConfined<SFTPChannelCore>, [SFTPExtensionPair]) = try await session.onThread { loop, done in
-            // Opening uses session-wide libssh2 state (one at a time); starting
-            // the subsystem is per channel, so several channels start at once.
-            loop.enqueueSetup(SessionLoop.SetupOp(attempt: { loop in
-                guard let channel = muxsync_channel_open(loop.session, SFTPChannel.receiveWindow, 32768) else {
-                    if libssh2_session_last_errno(loop.session) == LIBSSH2_ERROR_EAGAIN { return .again }
-                    done(.failure(loop.error(.channel, "opening channel \(label)")))
-                    return .finished
-                }
-                loop.enqueueParallel(SessionLoop.SetupOp(attempt: { loop in
-                    let rc = libssh2_channel_process_startup(channel, "subsystem", 9, "sftp", 4)
-                    if rc == LIBSSH2_ERROR_EAGAIN { return .again }
-                    if rc != 0 {
-                        let error = loop.error(.sftp, "starting the sftp subsystem")
-                        done(.failure(TransportError(.sftp, endpoint: loop.endpoint, error.message,
-                                                     hint: "the server needs `Subsystem sftp ...` in sshd_config (the default on Debian/Ubuntu)")))
-                        loop.releaseChannel(channel)
+        let (core, extensions, limitsReply): (ThreadConfined<SFTPChannelCore>, [SFTPExtensionPair], SFTPReply?) =
+            try await session.onThread { loop, done in
+                // Opening uses session-wide libssh2 state (one at a time); starting
+                // the subsystem is per channel, so several channels start at once.
+                loop.enqueueSetup(SessionLoop.SetupOp(attempt: { loop in
+                    guard let channel = muxsync_channel_open(loop.session, SFTPChannel.receiveWindow, 32768) else {
+                        if libssh2_session_last_errno(loop.session) == LIBSSH2_ERROR_EAGAIN { return .again }
+                        done(.failure(loop.error(.channel, "opening channel \(label)")))
                         return .finished
                     }
-                    let channelCore = ChannelCore(raw: channel, label: label)
-                    let sftp = SFTPChannelCore(channel: channelCore)
-                    loop.attach(channelCore)
-                    sftp.start { result in
-                        done(result.map { (ThreadConfined(sftp), $0) })
-                    }
+                    let startup = Startup(label: label) { done($0) }
+                    loop.enqueueParallel(SessionLoop.SetupOp(attempt: { loop in startup.step(channel, loop) },
+                                                             abort: { error in startup.finish(.failure(error)) }))
                     return .finished
                 }, abort: { error in done(.failure(error)) }))
-                return .finished
-            }, abort: { error in done(.failure(error)) }))
-        }
+            }
         var table: [String: String] = [:]
         for pair in extensions { table[pair.name] = pair.data }
         var limits = SFTPLimits.fallback
-        if table[SFTPExtensionName.limits] != nil,
-           case .extendedReply(_, let payload) = try await send(.limits, on: core, session: session),
+        if table[SFTPExtensionName.limits] != nil, case .extendedReply(_, let payload) = limitsReply,
            let decoded = try? SFTPLimits.decode(payload) {
             limits = decoded
         }
         return SFTPChannel(session: session, index: index, core: core, extensions: table, limits: limits)
+    }
+
+    /// The subsystem start of one channel and the pipelined INIT + limits behind
+    /// it, as the session thread steps them. Reports once, when all three are answered.
+    private final class Startup {
+        typealias Outcome = (ThreadConfined<SFTPChannelCore>, [SFTPExtensionPair], SFTPReply?)
+        let label: String
+        private let report: (Result<Outcome, TransportError>) -> Void
+        private var sftp: SFTPChannelCore?
+        private var subsystemStarted = false
+        private var version: [SFTPExtensionPair]?
+        private var limitsReply: SFTPReply??
+        private var reported = false
+
+        init(label: String, report: @escaping (Result<Outcome, TransportError>) -> Void) {
+            self.label = label
+            self.report = report
+        }
+
+        func step(_ channel: OpaquePointer, _ loop: SessionLoop) -> SessionLoop.Attempt {
+            let rc = libssh2_channel_process_startup(channel, "subsystem", 9, "sftp", 4)
+            if rc == LIBSSH2_ERROR_EAGAIN {
+                // The request is on the wire once libssh2 no longer waits to send:
+                // queue INIT and the limits request behind it.
+                if sftp == nil && !loop.outboundBlocked { speak(channel, loop) }
+                
+                return .again
+            }
+            if rc != 0 {
+                let error = loop.error(.sftp, "starting the sftp subsystem")
+                let failure = TransportError(.sftp, endpoint: loop.endpoint, error.message,
+                                             hint: "the server needs `Subsystem sftp ...` in sshd_config (the default on Debian/Ubuntu)")
+                if let sftp { sftp.channel.finish(failure) } else { loop.releaseChannel(channel) }
+                finish(.failure(failure))
+                return .finished
+            }
+            if sftp == nil { speak(channel, loop) }
+            subsystemStarted = true
+            reportIfDone()
+            return .finished
+        }
+
+        private func speak(_ channel: OpaquePointer, _ loop: SessionLoop) {
+            let channelCore = ChannelCore(raw: channel, label: label)
+            let sftp = SFTPChannelCore(channel: channelCore)
+            self.sftp = sftp
+            loop.attach(channelCore)
+            sftp.start { [self] result in
+                switch result {
+                case .success(let extensions):
+                    version = extensions
+                    reportIfDone()
+                case .failure(let error): finish(.failure(error))
+                }
+            }
+            sftp.send(.limits) { [self] result in
+                switch result {
+                case .success(let reply):
+                    limitsReply = .some(reply)
+                    reportIfDone()
+                case .failure(let error): finish(.failure(error))
+                }
+            }
+        }
+
+        private func reportIfDone() {
+            guard subsystemStarted, let version, let limitsReply, let sftp else { return }
+            finish(.success((ThreadConfined(sftp), version, limitsReply)))
+        }
+
+        func finish(_ result: Result<Outcome, TransportError>) {
+            guard !reported else { return }
+            reported = true
+            report(result)
+        }
     }
 
     // MARK: Raw requests
