@@ -11,8 +11,12 @@ public struct PushOptions: Sendable {
     public var delete = false
     public var maxDelete: Int?
     public var dryRun = false
-    /// Files in flight at once across the pool (each costs about three round trips).
-    public var filesInFlight = 128
+    /// Files in flight at once across the pool. A small file costs three round trips
+    /// (OPEN; WRITEs + FSETSTAT + CLOSE; RENAME), so a tree of small files moves at
+    /// about filesInFlight / (3 x RTT) files a second: through 50 ms of round trip,
+    /// 2,000 files took 3.6 s of push with 128 and 2.6 s with 512 (1024 was no better).
+    /// Capped by the server's open-handle limit (`effectiveWindow`).
+    public var filesInFlight = 512
     /// Overwrite (or delete) remote files that someone else changed.
     public var force = false
     /// Delta writes go into the remote file itself (not atomic; for huge append-mostly files).
@@ -216,10 +220,18 @@ public struct PushJob: Sendable {
         (try? LocalStat.ofPath(RemotePath.join(localRoot, path)))??.isDirectory ?? false
     }
 
+    /// `filesInFlight`, kept under what one sftp-server may hold open (the first burst
+    /// can land on one channel while the others are still opening).
+    private var effectiveWindow: Int {
+        let handles = client.limits.maxOpenHandles
+        guard handles > 0 else { return options.filesInFlight }
+        return max(1, min(options.filesInFlight, Int(clamping: handles) / 2))
+    }
+
     private func run(_ actions: [PushAction], context: Context) async {
         guard !actions.isEmpty else { return }
         let tally = context.tally
-        try? await pipelined(actions, window: options.filesInFlight) { action in
+        try? await pipelined(actions, window: effectiveWindow) { action in
             do {
                 try await perform(action, context: context)
             } catch {
