@@ -8,7 +8,7 @@
 # and once: a 1 MB append to a 1 GB file (muxsync only; target: under 2 MB on the wire).
 # Each measured push is a whole process (connect + authenticate + work) for both tools.
 #
-# Usage: bench/delta.sh        (after swift build -c release)
+# Usage: bench/delta.sh        (after swift build -c release --static-swift-stdlib)
 # Environment: RUNS (3), MUXSYNC_BUILD_DIR, BENCH_DELAY_MS (25), BIG_MB (1000; 0 skips it), BENCH_KEEP=1
 set -euo pipefail
 # shellcheck source=bench/lib.sh

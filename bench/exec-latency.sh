@@ -19,7 +19,7 @@
 # remote): the cost of --sync itself. "sent" events of the watch for the probe file are counted.
 # Targets: the --sync loop right LOOPS of LOOPS times.
 #
-# Usage: bench/exec-latency.sh         (after `swift build -c release`)
+# Usage: bench/exec-latency.sh         (after `swift build -c release --static-swift-stdlib`)
 # Environment:
 #   RUNS=10  LOOPS=20  NETS="proxy loopback"
 #   BENCH_DELAY_MS=25, MUXSYNC_BUILD_DIR, BENCH_OUT_DIR, BENCH_KEEP as in bench/lib.sh

@@ -40,7 +40,7 @@ bench_find_binaries() {
         done
     fi
     [[ -n $dir && -x $dir/muxsync && -x $dir/muxsync-lab ]] ||
-        die "muxsync and muxsync-lab not found (looked in ${dir:-.build/release and .build-bench/release}); run 'swift build -c release' first or set MUXSYNC_BUILD_DIR"
+        die "muxsync and muxsync-lab not found (looked in ${dir:-.build/release and .build-bench/release}); run 'swift build -c release --static-swift-stdlib' first or set MUXSYNC_BUILD_DIR"
     # shellcheck disable=SC2034  # used by the scripts that source this file
     MUXSYNC=$dir/muxsync
     MUXLAB=$dir/muxsync-lab

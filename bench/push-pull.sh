@@ -11,13 +11,19 @@
 #   pull 100 MB    muxsync pull HOST:FILE DIR         vs  sftp get (batch)
 #   push 100 MB    muxsync push DIR-WITH-FILE HOST:fresh  vs  sftp put (batch)
 # and on loopback the peak RSS of muxsync pushing and pulling a 1 GB file.
+# With SHARED=1 (the default) every case runs a second time with a connection kept open
+# between runs, as a user with `muxsync connect` or `muxsync watch` running has it:
+# muxsync over the session of `muxsync connect HOST`, the peers over an OpenSSH
+# ControlMaster (`-o ControlPath=...`). Ratios are given against the plain peer (the
+# issue's targets) and against the peer over its master.
 # Every result is checked by sha256 (of the whole tree: paths and contents).
 # Ratios are muxsync time / peer time within the same run (the tools take turns, order
 # rotating between runs), median over runs; targets print PASS or MISS.
 #
-# Usage: bench/push-pull.sh            (after `swift build -c release`)
+# Usage: bench/push-pull.sh            (after `swift build -c release --static-swift-stdlib`)
 # Environment:
 #   RUNS=5                 runs per network
+#   SHARED=1               also measure over kept-open connections (0: one-shot only)
 #   NETS="proxy loopback"  which networks to measure
 #   RSS_RUNS=1             1 GB push+pull runs for peak RSS (0 skips them)
 #   RSS_MB=1000            size of that file in MB (10^6 bytes)
@@ -31,9 +37,12 @@ set -euo pipefail
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/tools/watch-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools/watch-common.sh"
 
 RUNS=${RUNS:-5}
 NETS=${NETS:-proxy loopback}
+SHARED=${SHARED:-1}
 RSS_RUNS=${RSS_RUNS:-1}
 RSS_MB=${RSS_MB:-1000}
 SEED=${SEED:-1}
@@ -42,7 +51,7 @@ BIG_BYTES=100000000
 [[ $RSS_RUNS =~ ^[0-9]+$ ]] || die "RSS_RUNS must be 0 or more (got '$RSS_RUNS')"
 [[ $RSS_MB =~ ^[1-9][0-9]*$ ]] || die "RSS_MB must be a positive integer (got '$RSS_MB')"
 
-bench_init push-pull
+watch_bench_init push-pull
 bench_need rsync
 bench_start_lab
 
@@ -94,80 +103,134 @@ say "bench: tree: $TREE_FILES files, $TREE_DIRS directories, $TREE_MB MB"
 
 # MARK: - one measurement each
 
-RSYNC_SSH="ssh -F $SSH_CONFIG"
+# MODE is "one-shot" (every command connects on its own) or "shared" (muxsync finds the
+# session of `muxsync connect`, ssh the ControlMaster). Keys: NET/RUN/CASE/TOOL with TOOL
+# mux | peer (one-shot) or muxs | peerm (shared).
+mux_args() { # mode
+    if [[ $1 == shared ]]; then echo "-F $SSH_CONFIG"; else echo "--no-shared -F $SSH_CONFIG"; fi
+}
+ssh_args() { # mode host
+    if [[ $1 == shared ]]; then echo "-F $SSH_CONFIG -o ControlPath=$BENCH_TMP/cm-$2"; else echo "-F $SSH_CONFIG -o ControlPath=none"; fi
+}
+tool_of() { # mode mux|peer
+    if [[ $1 == shared ]]; then [[ $2 == mux ]] && echo muxs || echo peerm; else echo "$2"; fi
+}
 
 # Initial push and re-push by muxsync into a fresh remote directory.
-measure_mux_tree() { # net run
-    local host dest
+measure_mux_tree() { # net run mode
+    local host dest tool
     host=$(host_of "$1")
-    dest=$REMOTE/tree-mux-$2
-    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$TREE" "$host:$dest"
-    expect_same "muxsync initial push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/init/mux" "$secs"
-    record "$1/$2/init/mux/rss" "$secs_rss"
-    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$TREE" "$host:$dest"
-    expect_same "muxsync re-push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/again/mux" "$secs"
-    record "$1/$2/again/mux/rss" "$secs_rss"
+    dest=$REMOTE/tree-mux-$2-$3
+    tool=$(tool_of "$3" mux)
+    # shellcheck disable=SC2046
+    timed secs "$MUXSYNC" push -q $(mux_args "$3") "$TREE" "$host:$dest"
+    expect_same "muxsync initial push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/init/$tool" "$secs"
+    record "$1/$2/init/$tool/rss" "$secs_rss"
+    # shellcheck disable=SC2046
+    timed secs "$MUXSYNC" push -q $(mux_args "$3") "$TREE" "$host:$dest"
+    expect_same "muxsync re-push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/again/$tool" "$secs"
+    record "$1/$2/again/$tool/rss" "$secs_rss"
     rm -rf "$dest"
 }
 
-measure_rsync_tree() { # net run
-    local host dest
+measure_rsync_tree() { # net run mode
+    local host dest tool
     host=$(host_of "$1")
-    dest=$REMOTE/tree-rsync-$2
-    timed secs rsync -a -e "$RSYNC_SSH" "$TREE/" "$host:$dest/"
-    expect_same "rsync initial push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/init/peer" "$secs"
-    timed secs rsync -a -e "$RSYNC_SSH" "$TREE/" "$host:$dest/"
-    expect_same "rsync re-push ($1)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/again/peer" "$secs"
+    dest=$REMOTE/tree-rsync-$2-$3
+    tool=$(tool_of "$3" peer)
+    timed secs rsync -a -e "ssh $(ssh_args "$3" "$host")" "$TREE/" "$host:$dest/"
+    expect_same "rsync initial push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/init/$tool" "$secs"
+    timed secs rsync -a -e "ssh $(ssh_args "$3" "$host")" "$TREE/" "$host:$dest/"
+    expect_same "rsync re-push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
+    record "$1/$2/again/$tool" "$secs"
     rm -rf "$dest"
 }
 
-measure_mux_pull() { # net run
-    local host dest
+measure_mux_pull() { # net run mode
+    local host dest tool
     host=$(host_of "$1")
-    dest=$DL/pull-mux-$2
-    timed secs "$MUXSYNC" pull -q -F "$SSH_CONFIG" "$host:$REMOTE/source/blob.bin" "$dest"
-    expect_same "muxsync pull ($1)" "$(file_digest "$dest/blob.bin")" "$BIG_WANT"
-    record "$1/$2/pull/mux" "$secs"
-    record "$1/$2/pull/mux/rss" "$secs_rss"
+    dest=$DL/pull-mux-$2-$3
+    tool=$(tool_of "$3" mux)
+    # shellcheck disable=SC2046
+    timed secs "$MUXSYNC" pull -q $(mux_args "$3") "$host:$REMOTE/source/blob.bin" "$dest"
+    expect_same "muxsync pull ($1, $3)" "$(file_digest "$dest/blob.bin")" "$BIG_WANT"
+    record "$1/$2/pull/$tool" "$secs"
+    record "$1/$2/pull/$tool/rss" "$secs_rss"
     rm -rf "$dest"
 }
 
-measure_sftp_get() { # net run
-    local host dest
+measure_sftp_get() { # net run mode
+    local host dest tool
     host=$(host_of "$1")
-    dest=$DL/get-sftp-$2.bin
+    dest=$DL/get-sftp-$2-$3.bin
+    tool=$(tool_of "$3" peer)
     printf 'get %s %s\n' "$REMOTE/source/blob.bin" "$dest" >"$BENCH_TMP/get.batch"
-    timed secs sftp -q -F "$SSH_CONFIG" -b "$BENCH_TMP/get.batch" "$host"
-    expect_same "sftp get ($1)" "$(file_digest "$dest")" "$BIG_WANT"
-    record "$1/$2/pull/peer" "$secs"
+    # shellcheck disable=SC2046
+    timed secs sftp -q $(ssh_args "$3" "$host") -b "$BENCH_TMP/get.batch" "$host"
+    expect_same "sftp get ($1, $3)" "$(file_digest "$dest")" "$BIG_WANT"
+    record "$1/$2/pull/$tool" "$secs"
     rm -f "$dest"
 }
 
-measure_mux_push_big() { # net run
-    local host dest
+measure_mux_push_big() { # net run mode
+    local host dest tool
     host=$(host_of "$1")
-    dest=$REMOTE/big-mux-$2
-    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$SRC/bigonly" "$host:$dest"
-    expect_same "muxsync push of the 100 MB file ($1)" "$(tree_digest "$dest")" "$(tree_digest "$SRC/bigonly")"
-    record "$1/$2/push/mux" "$secs"
-    record "$1/$2/push/mux/rss" "$secs_rss"
+    dest=$REMOTE/big-mux-$2-$3
+    tool=$(tool_of "$3" mux)
+    # shellcheck disable=SC2046
+    timed secs "$MUXSYNC" push -q $(mux_args "$3") "$SRC/bigonly" "$host:$dest"
+    expect_same "muxsync push of the 100 MB file ($1, $3)" "$(tree_digest "$dest")" "$(tree_digest "$SRC/bigonly")"
+    record "$1/$2/push/$tool" "$secs"
+    record "$1/$2/push/$tool/rss" "$secs_rss"
     rm -rf "$dest"
 }
 
-measure_sftp_put() { # net run
-    local host dest
+measure_sftp_put() { # net run mode
+    local host dest tool
     host=$(host_of "$1")
-    dest=$REMOTE/big-sftp-$2.bin
+    dest=$REMOTE/big-sftp-$2-$3.bin
+    tool=$(tool_of "$3" peer)
     printf 'put %s %s\n' "$SRC/bigonly/blob.bin" "$dest" >"$BENCH_TMP/put.batch"
-    timed secs sftp -q -F "$SSH_CONFIG" -b "$BENCH_TMP/put.batch" "$host"
-    expect_same "sftp put ($1)" "$(file_digest "$dest")" "$BIG_WANT"
-    record "$1/$2/push/peer" "$secs"
+    # shellcheck disable=SC2046
+    timed secs sftp -q $(ssh_args "$3" "$host") -b "$BENCH_TMP/put.batch" "$host"
+    expect_same "sftp put ($1, $3)" "$(file_digest "$dest")" "$BIG_WANT"
+    record "$1/$2/push/$tool" "$secs"
     rm -f "$dest"
 }
+
+# Starts `muxsync connect HOST` and an OpenSSH master for HOST, and checks that muxsync
+# really runs over the kept session (its -v log says so; the proxy counts no new connection).
+start_shared() { # net
+    local host log holder start before after
+    host=$(host_of "$1")
+    log=$BENCH_TMP/logs/connect-$1.out
+    "$MUXSYNC" connect -F "$SSH_CONFIG" "$host" >"$log" 2>&1 </dev/null &
+    holder=$!
+    track "$holder"
+    SHARED_HOLDERS+=("$holder")
+    start=$SECONDS
+    until grep -q "holding a session" "$log"; do
+        kill -0 "$holder" 2>/dev/null || die "muxsync connect $host exited: $(tail -n 3 "$log")"
+        ((SECONDS - start < 60)) || die "muxsync connect $host: no session after 60 s"
+        sleep 0.05
+    done
+    start_master "$host"
+    [[ $CONTROL_PATH == "$BENCH_TMP/cm-$host" ]] || die "unexpected ControlPath $CONTROL_PATH"
+    before=$(proxy_connections)
+    "$MUXSYNC" push -v -F "$SSH_CONFIG" "$SRC/bigonly" "$host:$REMOTE/shared-check" >"$BENCH_TMP/logs/shared-check-$1.out" 2>&1 ||
+        die "muxsync push over the shared session ($1) failed: $(tail -n 3 "$BENCH_TMP/logs/shared-check-$1.out")"
+    grep -q "using the session shared" "$BENCH_TMP/logs/shared-check-$1.out" ||
+        die "muxsync push did not use the session of muxsync connect ($1): $(tail -n 5 "$BENCH_TMP/logs/shared-check-$1.out")"
+    sleep 0.3 # the proxy writes its counters every 200 ms
+    after=$(proxy_connections)
+    [[ $before == "$after" ]] || die "muxsync push (shared, $1) opened a new connection ($before -> $after)"
+    rm -rf "$REMOTE/shared-check"
+}
+
+proxy_connections() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["connections"])' "$BENCH_TMP/proxy.json"; }
 
 # Peak RSS of muxsync pushing, then pulling, a large file on loopback.
 measure_rss() { # run
@@ -195,14 +258,25 @@ rotated() { # run step...
 # MARK: - runs
 
 started=$EPOCHREALTIME
+MODES=one-shot
+[[ $SHARED == 1 ]] && MODES="one-shot shared"
+SHARED_HOLDERS=()
 for net in $NETS; do
     host_of "$net" >/dev/null
+    [[ $SHARED == 1 ]] && start_shared "$net"
     for ((run = 1; run <= RUNS; run++)); do
         say "bench: $net run $run/$RUNS"
-        rotated "$run" "measure_mux_tree $net $run" "measure_rsync_tree $net $run"
-        rotated "$run" "measure_mux_pull $net $run" "measure_sftp_get $net $run"
-        rotated "$run" "measure_mux_push_big $net $run" "measure_sftp_put $net $run"
+        for mode in $MODES; do
+            rotated "$run" "measure_mux_tree $net $run $mode" "measure_rsync_tree $net $run $mode"
+            rotated "$run" "measure_mux_pull $net $run $mode" "measure_sftp_get $net $run $mode"
+            rotated "$run" "measure_mux_push_big $net $run $mode" "measure_sftp_put $net $run $mode"
+        done
     done
+    if [[ $SHARED == 1 ]]; then
+        stop_master "$(host_of "$net")" "$CONTROL_PATH"
+        for holder in "${SHARED_HOLDERS[@]}"; do stop_pid "$holder"; done
+        SHARED_HOLDERS=()
+    fi
 done
 if ((RSS_RUNS > 0)); then
     mkdir -p "$SRC/huge"
@@ -253,21 +327,38 @@ lines.append(f"Tree: {int(tree_files)} files ({int(tree_files) - 1} source files
              "ratio = muxsync time / peer time within the same run, median over runs (<1: muxsync faster). "
              f"{cores} cores, load average at the end {load}; the bench took {elapsed} s.")
 lines.append("")
+def ratio_of(net, what, a, b):
+    return med([values[f"{net}/{r}/{what}/{a}"] / values[f"{net}/{r}/{what}/{b}"] for r in range(1, runs + 1)
+                if f"{net}/{r}/{what}/{a}" in values and f"{net}/{r}/{what}/{b}" in values])
+
+shared = any(k.endswith("/muxs") for k in values)
 for net in nets.split():
     title = f"through the proxy ({delay} ms each way)" if net == "proxy" else "plain loopback"
-    lines.append(f"#### {title}")
+    lines.append(f"#### {title}, one-shot: every command connects on its own")
     lines.append("")
     lines.append("| case | muxsync s | peer | peer s | ratio | target | verdict | muxsync min-max s | peak RSS MB |")
     lines.append("|---|---:|---|---:|---:|---:|---|---:|---:|")
     for what, label, peer, target in rows:
         mux, other = series(net, what, "mux"), series(net, what, "peer")
-        ratios = [values[f"{net}/{r}/{what}/mux"] / values[f"{net}/{r}/{what}/peer"] for r in range(1, runs + 1)
-                  if f"{net}/{r}/{what}/mux" in values and f"{net}/{r}/{what}/peer" in values]
         rss = [x / 1024 for x in series(net, what, "mux/rss")]
-        ratio = med(ratios)
+        ratio = ratio_of(net, what, "mux", "peer")
         verdict = "PASS" if ratio <= target else "MISS"
         lines.append(f"| {label} | {med(mux):.2f} | {peer} | {med(other):.2f} | {ratio:.2f}x | <= {target}x | "
                      f"{verdict} | {min(mux):.2f}-{max(mux):.2f} | {max(rss):.0f} |")
+    lines.append("")
+    if not shared:
+        continue
+    lines.append(f"#### {title}, kept-open connections: muxsync over `muxsync connect`'s session, "
+                 "the peer over an OpenSSH ControlMaster")
+    lines.append("")
+    lines.append("| case | muxsync s | peer | peer s (master) | x plain peer | target | verdict | x peer over master | muxsync min-max s |")
+    lines.append("|---|---:|---|---:|---:|---:|---|---:|---:|")
+    for what, label, peer, target in rows:
+        mux, other = series(net, what, "muxs"), series(net, what, "peerm")
+        ratio = ratio_of(net, what, "muxs", "peer")
+        verdict = "PASS" if ratio <= target else "MISS"
+        lines.append(f"| {label} | {med(mux):.2f} | {peer} | {med(other):.2f} | {ratio:.2f}x | <= {target}x | "
+                     f"{verdict} | {ratio_of(net, what, 'muxs', 'peerm'):.2f}x | {min(mux):.2f}-{max(mux):.2f} |")
     lines.append("")
 
 if rss_runs > 0:

@@ -12,7 +12,7 @@
 # Every transfer is checked by sha256. Medians of RUNS runs; in each run the tools take turns
 # (the order rotates between runs) and the ratio to sftp is taken within the run.
 #
-# Usage: bench/sftp-channels.sh            (after `swift build -c release`)
+# Usage: bench/sftp-channels.sh            (after `swift build -c release --static-swift-stdlib`)
 # Environment:
 #   RUNS=5                 runs per network (the median is reported)
 #   NETS="proxy loopback"  which networks to measure

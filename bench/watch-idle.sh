@@ -14,7 +14,7 @@
 # RSS = VmRSS at the end of the window, VmHWM its peak. The pushed tree is checked by sha256.
 # Targets: inotify idle < 1 %, polling idle < 10 %, initial scan < 2 s, RSS < 200 MB.
 #
-# Usage: bench/watch-idle.sh           (after `swift build -c release`)
+# Usage: bench/watch-idle.sh           (after `swift build -c release --static-swift-stdlib`)
 # Environment:
 #   FILES=50000  DIRS=2000   tree size
 #   IDLE_S=30    SETTLE_S=5  the late window: IDLE_S seconds from 15+SETTLE_S s after "watching"

@@ -21,7 +21,7 @@
 # (1 s apart), the proxy is restarted on the same port; reported: restore -> all 5 on the remote.
 # Targets: muxsync median <= 110 ms through the proxy, <= 15 ms on loopback; reconnect < 2 s.
 #
-# Usage: bench/watch-latency.sh        (after `swift build -c release`)
+# Usage: bench/watch-latency.sh        (after `swift build -c release --static-swift-stdlib`)
 # Environment:
 #   EDITS=50  GAP_MS=300   saves per tool and network, pause after each arrival
 #   NETS="proxy loopback"  networks

@@ -90,7 +90,7 @@ heading "Install system packages (only those missing)"
 bash scripts/install-deps.sh
 
 heading "Build muxsync (release)"
-build_args=(-c release)
+build_args=(-c release --static-swift-stdlib)
 if [ -n "${MUXSYNC_SCRATCH_PATH:-}" ]; then build_args+=(--scratch-path "$MUXSYNC_SCRATCH_PATH"); fi
 note "swift build ${build_args[*]} --product muxsync (and muxsync-lab); full log in \$DEMO/build.log"
 for product in muxsync muxsync-lab; do
