@@ -1,5 +1,6 @@
 // Tests of PushPlanner: what is sent, changed, replaced and deleted, and in which order.
 
+import MuxTestSupport
 import Testing
 @testable import MuxSync
 
@@ -307,7 +308,7 @@ struct PushPlannerUnitTests {
         let remote = [d("old"), f("old/x"), f("src/a.c", size: 1), d("src")]
         let first = try plan(local, remote, PushPlanOptions(delete: true))
         for seed in 0..<5 {
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SeededGenerator(seed: UInt64(seed))
             let again = try plan(local.shuffled(using: &rng), remote.shuffled(using: &rng), PushPlanOptions(delete: true))
             #expect(again == first)
         }
@@ -318,18 +319,5 @@ struct PushPlannerUnitTests {
         #expect(PushAction.delete(path: "d", isDirectory: true).description == "delete d/")
         #expect(PushAction.setAttributes(path: "x", permissions: 0o755, mtime: 3).description == "set attributes of x (mode 755, mtime)")
         #expect(PushAction.createSymlink(path: "l", target: "t").description == "symlink l -> t")
-    }
-}
-
-/// A small seeded generator so shuffles are reproducible.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
