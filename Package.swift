@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MuxSync", dependencies: [
-            "MuxTransport", "MuxDelta", "MuxIgnore", "CZlib",
+            "MuxSSHConfig", "MuxTransport", "MuxDelta", "MuxIgnore", "CZlib",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
