@@ -180,7 +180,7 @@ public struct ProjectConfig: Sendable, Equatable {
         do {
             return try spec.requiringPath()
         } catch {
-            throw reader.bad(["remote", "path"], error.message)
+            throw reader.bad(["remote", "path"], "must name a path: \(error.message)")
         }
     }
 
