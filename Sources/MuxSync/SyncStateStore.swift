@@ -163,7 +163,8 @@ public final class SyncStateStore: @unchecked Sendable {
             loadProblem = "state index \(directory)/index is not a muxsync index (or from a newer muxsync); starting afresh"
             return
         }
-        guard Self.readUInt32(bytes, at: bytes.count - 4) == Self.crc(Array(bytes[0..<(bytes.count - 4)])) else {
+        var trailer = IndexReader(bytes: bytes[(bytes.count - 4)...])
+        guard trailer.uint32() == Self.crc(Array(bytes[0..<(bytes.count - 4)])) else {
             loadProblem = "state index \(directory)/index is damaged (checksum); starting afresh"
             return
         }
@@ -212,11 +213,6 @@ public final class SyncStateStore: @unchecked Sendable {
 
     private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.bigEndian) { bytes += $0 }
-    }
-
-    private static func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32? {
-        guard offset >= 0, offset + 4 <= bytes.count else { return nil }
-        return bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     /// Writes to a temporary name in the same directory, fsyncs, renames.
