@@ -130,7 +130,7 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
         guard path.isEmpty else { return self }
         var home = self
         home.path = "."
-        throw RemoteSpecError(input: description, message: "the path after ':' is empty; write \(home)"
+        throw RemoteSpecError(input: description, message: "no remote path after ':'; write \(home)"
             + " for the remote home directory or give an absolute path")
     }
 

@@ -98,7 +98,7 @@ struct RemoteSpecTests {
 
     @Test func aTreeToSyncMustNameItsPath() throws {
         #expect(try RemoteSpec(host: "h", path: "/x").requiringPath() == RemoteSpec(host: "h", path: "/x"))
-        #expect(throws: RemoteSpecError(input: "me@h:", message: "the path after ':' is empty; write me@h:."
+        #expect(throws: RemoteSpecError(input: "me@h:", message: "no remote path after ':'; write me@h:."
             + " for the remote home directory or give an absolute path")) {
             try RemoteSpec(user: "me", host: "h", path: "").requiringPath()
         }

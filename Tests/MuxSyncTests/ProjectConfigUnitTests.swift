@@ -254,6 +254,6 @@ struct ProjectConfigRemoteUnitTests {
         #expect(host.description.contains("remote.host"))
         let home = try #require(failure("[remote]\nhost = \"box\"\npath = \"\"\n"))
         #expect(home.line == 3)
-        #expect(home.description.contains("remote.path must name a path: the path after ':' is empty; write box:."))
+        #expect(home.description.contains("remote.path must name a path: no remote path after ':'; write box:."))
     }
 }
