@@ -6,7 +6,7 @@ import PackageDescription
 //   the C boundary + I/O: MuxTransport (libssh2 session thread, channels, SFTP client)
 //   sync jobs:            MuxSync (push, pull, watch, project file, state)
 //   front ends:           muxsync (CLI), muxsync-lab (private sshd + delaying proxy for demo/bench)
-//   test support:         MuxTestSupport (real sshd harness, TCP proxy)
+//   test support:         MuxTestSupport (real sshd harness, TCP proxy, seeded generator)
 let package = Package(
     name: "muxsync",
     platforms: [.macOS(.v13)],
@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MuxSync", dependencies: [
-            "MuxTransport", "MuxDelta", "MuxIgnore", "CZlib",
+            "MuxSSHConfig", "MuxTransport", "MuxDelta", "MuxIgnore", "CZlib",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -59,10 +59,10 @@ let package = Package(
         .target(name: "MuxTestSupport"),
 
         // MARK: Tests
-        .testTarget(name: "MuxSSHConfigTests", dependencies: ["MuxSSHConfig"]),
-        .testTarget(name: "MuxSFTPWireTests", dependencies: ["MuxSFTPWire"]),
-        .testTarget(name: "MuxDeltaTests", dependencies: ["MuxDelta"]),
-        .testTarget(name: "MuxIgnoreTests", dependencies: ["MuxIgnore"]),
+        .testTarget(name: "MuxSSHConfigTests", dependencies: ["MuxSSHConfig", "MuxTestSupport"]),
+        .testTarget(name: "MuxSFTPWireTests", dependencies: ["MuxSFTPWire", "MuxTestSupport"]),
+        .testTarget(name: "MuxDeltaTests", dependencies: ["MuxDelta", "MuxTestSupport"]),
+        .testTarget(name: "MuxIgnoreTests", dependencies: ["MuxIgnore", "MuxTestSupport"]),
         .testTarget(name: "MuxTransportTests", dependencies: ["MuxTransport", "MuxTestSupport"]),
         .testTarget(name: "MuxSyncTests", dependencies: ["MuxSync", "MuxTransport", "MuxTestSupport"]),
     ]

@@ -11,6 +11,10 @@ import Foundation
 ///
 /// Anything else is a local path: no colon, a `/` before the first colon (`./a:b`), a leading
 /// colon, or a Windows drive such as `C:\x` or `C:/x`.
+///
+/// The one HOST:PATH grammar of muxsync: command-line arguments (``classify(_:)``, which
+/// tells local paths from remotes) and the project file's `remote` (``init(parsing:)`` and
+/// ``init(destination:path:)``, which must name a remote) both go through it.
 public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// The user from `user@`, if any.
     public var user: String?
@@ -29,6 +33,26 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
         self.path = path
     }
 
+    /// Parses `text`, which must name a remote: the grammar of ``classify(_:)``, except
+    /// that a one-letter host before `:/` is a host (`h:/srv`), not a Windows drive; a text
+    /// it takes for a local path is an error saying why (no ':', a '/' before it, ...).
+    public init(parsing text: String) throws(RemoteSpecError) {
+        guard let spec = try Self.classify(text, driveLetterIsLocal: false) else {
+            throw RemoteSpecError(input: text, message: Self.whyNotRemote(text))
+        }
+        self = spec
+    }
+
+    /// A remote from its two halves, as the project file's `[remote]` table gives them:
+    /// `destination` is `host`, `user@host`, `[v6]` or a bare IPv6 address; `path` is taken
+    /// as is (empty: the home directory).
+    public init(destination: String, path: String) throws(RemoteSpecError) {
+        let input = destination + ":" + path
+        let (user, host) = try Self.splitUserHost(destination, input: input)
+        try Self.validatePath(path, input: input)
+        self.init(user: user, host: host, port: nil, path: path)
+    }
+
     /// Parses `s`; nil when it is a local path or a malformed remote.
     /// Use ``classify(_:)`` to tell the two apart.
     public static func parse(_ s: String) -> RemoteSpec? {
@@ -38,6 +62,12 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
     /// Parses `s`: nil for a local path, a spec for a remote, and an error for something that is
     /// clearly meant as a remote but is malformed (`user@:x`, `@host:x`, `[::1:x`, a bad port).
     public static func classify(_ s: String) throws(RemoteSpecError) -> RemoteSpec? {
+        try classify(s, driveLetterIsLocal: true)
+    }
+
+    /// ``classify(_:)``; with `driveLetterIsLocal` false, `C:/x` is host `C`, path `/x` (a
+    /// text that must be a remote has no Windows path to tell apart).
+    private static func classify(_ s: String, driveLetterIsLocal: Bool) throws(RemoteSpecError) -> RemoteSpec? {
         guard !s.isEmpty else { return nil }
         let lower = s.lowercased()
         for scheme in ["ssh://", "scp://", "sftp://"] where lower.hasPrefix(scheme) {
@@ -82,12 +112,26 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
         let path = String(chars[(colon + 1)...])
 
         // A Windows drive letter is local.
-        if hostPart.count == 1, let letter = hostPart.first, letter.isASCII, letter.isLetter,
+        if driveLetterIsLocal, hostPart.count == 1, let letter = hostPart.first, letter.isASCII, letter.isLetter,
            path.first == "\\" || path.first == "/" {
             return nil
         }
         let (user, host) = try splitUserHost(hostPart, input: s)
+        try validatePath(path, input: s)
         return RemoteSpec(user: user, host: host, port: nil, path: path)
+    }
+
+    // MARK: A tree to sync
+
+    /// This spec, if it names a path: a tree to sync must be named, `host:.` for the remote
+    /// home directory, so that a `host:` typed by mistake never becomes the target of a
+    /// `--delete`. Throws for an empty path, with the spelling to use instead.
+    public func requiringPath() throws(RemoteSpecError) -> RemoteSpec {
+        guard path.isEmpty else { return self }
+        var home = self
+        home.path = "."
+        throw RemoteSpecError(input: description, message: "no remote path after ':'; write \(home)"
+            + " for the remote home directory or give an absolute path")
     }
 
     // MARK: Pieces
@@ -114,6 +158,19 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
         return (user, host)
     }
 
+    private static func validatePath(_ path: String, input: String) throws(RemoteSpecError) {
+        if path.utf8.contains(0) { throw RemoteSpecError(input: input, message: "the path contains a NUL character") }
+    }
+
+    /// Why ``classify(_:)`` took `text` for a local path.
+    private static func whyNotRemote(_ text: String) -> String {
+        guard let colon = text.firstIndex(of: ":") else { return "expected HOST:PATH (no ':' found)" }
+        if colon == text.startIndex { return "the host before ':' is empty" }
+        if text[..<colon].contains("/") { return "this looks like a local path (a '/' comes before ':')" }
+        if text.contains("[") { return "expected [IPv6-address]:PATH (no ':' right after the ']')" }
+        return "expected HOST:PATH"
+    }
+
     private static func validateHost(_ host: String, input: String) throws(RemoteSpecError) {
         guard !host.isEmpty else { throw RemoteSpecError(input: input, message: "missing host name before ':'") }
         guard !host.hasPrefix("-") else {
@@ -135,6 +192,7 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
                 throw RemoteSpecError(input: input, message: "invalid %-escape in path")
             }
             path = decoded
+            try validatePath(path, input: input)
         }
         var user: String?
         var hostPort = authority

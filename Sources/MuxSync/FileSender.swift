@@ -71,8 +71,8 @@ public struct FileSender: Sendable {
         if let state, result.size >= deltaThreshold {
             key = try? Self.signature(ofLocal: localPath, expecting: result).map { try state.storeSignature($0) }
         }
-        state?.setRecord(FileRecord(size: result.size, mtime: Int64(UInt32(clamping: result.mtime)), signatureKey: key),
-                         for: path)
+        state?.setRecord(FileRecord(size: result.size, mtime: Int64(UInt32(clamping: result.mtime)), signatureKey: key,
+                                    localVersion: result.sent.map(FileVersion.init)), for: path)
         if verify { try await Verifier(client: client).check(localPath: localPath, remotePath: remotePath) }
         return SendOutcome(payloadBytes: result.bytes, viaDelta: false, sent: result.sent)
     }
@@ -90,8 +90,8 @@ public struct FileSender: Sendable {
         do {
             let result = try await uploader.upload(localPath: localPath, to: remotePath, old: old, progress: progress)
             let newKey = try state.storeSignature(result.newSignature)
-            state.setRecord(FileRecord(size: result.size, mtime: Int64(UInt32(clamping: result.mtime)), signatureKey: newKey),
-                            for: path)
+            state.setRecord(FileRecord(size: result.size, mtime: Int64(UInt32(clamping: result.mtime)), signatureKey: newKey,
+                                       localVersion: result.sent.map(FileVersion.init)), for: path)
             logger.debug("delta \(path): \(result.literalBytes) literal, \(result.copiedBytes) copied")
             if verify { try await Verifier(client: client).check(localPath: localPath, remotePath: remotePath) }
             return SendOutcome(payloadBytes: result.literalBytes, viaDelta: true, sent: result.sent)

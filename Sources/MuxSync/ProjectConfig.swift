@@ -22,6 +22,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MuxSSHConfig
 import TOMLKit
 
 // MARK: - Settings
@@ -61,8 +62,8 @@ public struct ProjectConfig: Sendable, Equatable {
     public var directory: String
     /// The file's path.
     public var file: String
-    /// `remote`: where push sends and pull takes from.
-    public var remote: RemoteLocation?
+    /// `remote`: where push sends and pull takes from (always with a path).
+    public var remote: RemoteSpec?
     /// `exclude`: patterns of local paths never sent (and never deleted remotely).
     public var exclude: [String] = []
     /// `delete`: delete remote entries missing locally.
@@ -148,14 +149,15 @@ public struct ProjectConfig: Sendable, Equatable {
         return config
     }
 
-    /// `remote = "host:/path"` or `[remote] host = ... path = ...`.
-    private static func parseRemote(_ table: TOMLTable, reader: ConfigReader) throws -> RemoteLocation? {
+    /// `remote = "host:/path"` (any HOST:PATH the command line takes, `ssh://` too) or
+    /// `[remote] host = ... path = ...`. The path must be named (`host:.` for the home).
+    private static func parseRemote(_ table: TOMLTable, reader: ConfigReader) throws -> RemoteSpec? {
         guard let value = table["remote"] else { return nil }
         if value.type == .string, let text = value.string {
             do {
-                return try RemoteLocation.parse(text)
-            } catch let error as RemoteLocationError {
-                throw reader.bad(["remote"], "must be \"host:/path\": \(error.reason)")
+                return try RemoteSpec(parsing: text).requiringPath()
+            } catch {
+                throw reader.bad(["remote"], "must be \"host:/path\": \(error.message)")
             }
         }
         guard value.type == .table, let sub = value.table else {
@@ -166,13 +168,19 @@ public struct ProjectConfig: Sendable, Equatable {
         guard let host = try reader.string(sub, "host", section: ["remote"]) else {
             throw reader.bad(["remote"], "the [remote] table needs host = \"...\"")
         }
-        guard let path = try reader.string(sub, "path", section: ["remote"]) else {
+        guard let path = try reader.string(sub, "path", section: ["remote"], nonEmpty: false) else {
             throw reader.bad(["remote"], "the [remote] table needs path = \"...\"")
         }
+        let spec: RemoteSpec
         do {
-            return try RemoteLocation.parse(host + ":" + path)
-        } catch let error as RemoteLocationError {
-            throw reader.bad(["remote", "host"], error.reason)
+            spec = try RemoteSpec(destination: host, path: path)
+        } catch {
+            throw reader.bad(["remote", "host"], error.message)
+        }
+        do {
+            return try spec.requiringPath()
+        } catch {
+            throw reader.bad(["remote", "path"], "must name a path: \(error.message)")
         }
     }
 

@@ -113,8 +113,8 @@ public struct PushJob: Sendable {
         // A file already equal on both sides (size and mtime) is muxsync's version even when the
         // record says otherwise (a cut lost the reply to its rename): refresh the record, so the
         // next edit is not taken for someone else's change.
-        let earlyState = remoteScan.tree == nil || options.dryRun ? nil : try await openState()
-        if let earlyState, let remote = remoteScan.tree {
+        let earlyState = remoteScan.tree == nil ? nil : try await openState()
+        if !options.dryRun, let earlyState, let remote = remoteScan.tree {
             for entry in local.tree.entries where entry.isFile {
                 guard let other = remote[entry.path], other.isFile, other.size == entry.size, other.mtime == entry.mtime,
                       let record = earlyState.record(entry.path), record.size != other.size || record.mtime != other.mtime
@@ -122,6 +122,7 @@ public struct PushJob: Sendable {
                 earlyState.setRecord(FileRecord(size: other.size, mtime: other.mtime), for: entry.path)
             }
         }
+        if let earlyState { planOptions.lastSent = { earlyState.record($0) } }
         let plan = try PushPlanner.plan(local: local.tree, remote: remoteScan.tree, options: planOptions,
                                         contentDiffers: options.checksum ? { differing.contains(BytePath($0)) } : nil)
         report.plan = plan

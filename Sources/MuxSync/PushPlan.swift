@@ -15,14 +15,21 @@ public struct PushPlanOptions: Sendable {
     /// (relative path, isDirectory): an excluded remote entry and everything below it is
     /// neither compared nor deleted (like rsync without --delete-excluded). nil excludes nothing.
     public var isExcluded: (@Sendable (String, Bool) -> Bool)?
+    /// What muxsync last wrote to the remote at a relative path (the state store's record),
+    /// nil when not known. The quick check uses its ``FileRecord/localVersion`` to see a
+    /// same-second, same-size local edit that size + mtime seconds cannot show. nil looks
+    /// nothing up (the plain quick check).
+    public var lastSent: (@Sendable (String) -> FileRecord?)?
 
     /// Creates options; the defaults are a plain quick-check push without deletion.
     public init(checksum: Bool = false, delete: Bool = false, maxDelete: Int? = nil,
-                isExcluded: (@Sendable (String, Bool) -> Bool)? = nil) {
+                isExcluded: (@Sendable (String, Bool) -> Bool)? = nil,
+                lastSent: (@Sendable (String) -> FileRecord?)? = nil) {
         self.checksum = checksum
         self.delete = delete
         self.maxDelete = maxDelete
         self.isExcluded = isExcluded
+        self.lastSent = lastSent
     }
 }
 

@@ -8,7 +8,10 @@
 ///
 /// Rules:
 /// - A local file is uploaded when it is new, or when its size or mtime (whole seconds, the
-///   SFTP v3 granularity) differs; with `checksum`, when its size differs or
+///   SFTP v3 granularity) differs, or when the remote still holds what muxsync last wrote
+///   there but the local file is no longer the version that was sent (its nanosecond mtime
+///   or size moved: ``FileRecord/localEditedSinceSent(local:remote:)``, looked up through
+///   ``PushPlanOptions/lastSent``); with `checksum`, when its size differs or
 ///   `contentDiffers(path)` says so (mtime is then only metadata). Otherwise differing
 ///   permission bits or mtime give a `setAttributes`.
 /// - A path whose kind changes (file <-> directory, symlink <-> file, a re-pointed symlink,
@@ -191,6 +194,7 @@ public enum PushPlanner {
             changed = try sizeDiffers || contentDiffers(entry.path)
         } else {
             changed = sizeDiffers || entry.mtime != other.mtime
+                || options.lastSent?(entry.path)?.localEditedSinceSent(local: entry, remote: other) == true
         }
         if changed {
             appendUpload(entry, plan: &plan)

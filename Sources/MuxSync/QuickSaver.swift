@@ -85,7 +85,7 @@ public final class QuickSaver: @unchecked Sendable {
         }
         outstanding.withLock { _ = $0.remove(spare.path) }
         let mtime = Int64(UInt32(clamping: before.mtime))
-        state?.setRecord(FileRecord(size: before.size, mtime: mtime), for: path)
+        state?.setRecord(FileRecord(size: before.size, mtime: mtime, localVersion: FileVersion(before)), for: path)
         return UploadResult(bytes: before.size, size: before.size, mtime: before.mtime, permissions: before.permissions,
                             sent: before)
     }

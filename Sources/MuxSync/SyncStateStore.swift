@@ -18,11 +18,29 @@ public struct FileRecord: Sendable, Equatable {
     public var mtime: Int64
     /// Key of the stored block signature of that content (large files only).
     public var signatureKey: String?
+    /// The local file as it was when muxsync read the content it sent (size, mtime with
+    /// nanoseconds). The remote keeps whole seconds only, so this is what tells a
+    /// same-second, same-size edit from the version already sent. nil when unknown (an
+    /// index of format 1, or a record refreshed from what the remote shows).
+    public var localVersion: FileVersion?
 
-    public init(size: UInt64, mtime: Int64, signatureKey: String? = nil) {
+    public init(size: UInt64, mtime: Int64, signatureKey: String? = nil, localVersion: FileVersion? = nil) {
         self.size = size
         self.mtime = mtime
         self.signatureKey = signatureKey
+        self.localVersion = localVersion
+    }
+
+    /// Whether `local`, a local file equal to `remote` by size and mtime seconds, is
+    /// nevertheless not the version muxsync sent: the remote still holds what muxsync
+    /// wrote, but the local file's size or full-precision mtime moved since it was read
+    /// (an edit in the same second that kept the size). False when `localVersion` is
+    /// unknown, which leaves the plain size + mtime quick check in charge.
+    public func localEditedSinceSent(local: TreeEntry, remote: TreeEntry) -> Bool {
+        guard let sent = localVersion, size == remote.size, mtime == remote.mtime else { return false }
+        // The remote holds mtimes as unsigned 32-bit seconds: compare seconds that way.
+        return sent.size != local.size || sent.nanoseconds != local.mtimeNanoseconds
+            || UInt32(clamping: sent.mtime) != UInt32(clamping: local.mtime)
     }
 }
 
@@ -30,11 +48,16 @@ public struct FileRecord: Sendable, Equatable {
 /// folder of block signatures, under $XDG_STATE_HOME/muxsync (never inside the
 /// synced tree). Every file is written to a temporary name and renamed, and
 /// carries a CRC-32: a crash or a corrupt file only costs a full transfer.
+///
+/// Index format 2 adds each record's ``FileRecord/localVersion``; a format 1 index
+/// still loads, its records without it (the quick check then works as before).
 public final class SyncStateStore: @unchecked Sendable {
     public let directory: String
     private let records = Locked([BytePath: FileRecord]())
     private static let magic: [UInt8] = Array("MXST".utf8)
-    private static let version: UInt8 = 1
+    /// The format written; ``readableVersions`` are those loaded.
+    private static let version: UInt8 = 2
+    private static let readableVersions: ClosedRange<UInt8> = 1...2
     /// Why the index could not be used, if it could not.
     public private(set) var loadProblem: String?
 
@@ -115,6 +138,14 @@ public final class SyncStateStore: @unchecked Sendable {
             let key = Array((record.signatureKey ?? "").utf8)
             bytes.append(UInt8(clamping: key.count))
             bytes += key.prefix(255)
+            if let local = record.localVersion {
+                bytes.append(1)
+                Self.append(local.size, to: &bytes)
+                Self.append(UInt64(bitPattern: local.mtime), to: &bytes)
+                Self.append(UInt32(bitPattern: local.nanoseconds), to: &bytes)
+            } else {
+                bytes.append(0)
+            }
         }
         Self.append(Self.crc(bytes), to: &bytes)
         try Self.writeAtomically(bytes, to: directory + "/index")
@@ -128,37 +159,45 @@ public final class SyncStateStore: @unchecked Sendable {
     private func load() {
         guard let data = FileManager.default.contents(atPath: directory + "/index") else { return }
         let bytes = Array(data)
-        guard bytes.count >= 13, Array(bytes[0..<4]) == Self.magic, bytes[4] == Self.version else {
-            loadProblem = "state index \(directory)/index is not a muxsync index; starting afresh"
+        guard bytes.count >= 13, Array(bytes[0..<4]) == Self.magic, Self.readableVersions.contains(bytes[4]) else {
+            loadProblem = "state index \(directory)/index is not a muxsync index (or from a newer muxsync); starting afresh"
             return
         }
-        let body = bytes[0..<(bytes.count - 4)]
-        guard Self.readUInt32(bytes, at: bytes.count - 4) == Self.crc(Array(body)) else {
+        var trailer = IndexReader(bytes: bytes[(bytes.count - 4)...])
+        guard trailer.uint32() == Self.crc(Array(bytes[0..<(bytes.count - 4)])) else {
             loadProblem = "state index \(directory)/index is damaged (checksum); starting afresh"
             return
         }
-        var offset = 5
-        guard let count = Self.readUInt32(bytes, at: offset) else { return }
-        offset += 4
-        var loaded: [BytePath: FileRecord] = [:]
-        for _ in 0..<count {
-            guard let length = Self.readUInt32(bytes, at: offset), offset + 4 + Int(length) + 17 <= body.count else {
-                loadProblem = "state index \(directory)/index is truncated; starting afresh"
-                return
-            }
-            offset += 4
-            let path = String(decoding: bytes[offset..<offset + Int(length)], as: UTF8.self)
-            offset += Int(length)
-            let size = Self.readUInt64(bytes, at: offset) ?? 0
-            let mtime = Int64(bitPattern: Self.readUInt64(bytes, at: offset + 8) ?? 0)
-            let keyLength = Int(bytes[offset + 16])
-            offset += 17
-            guard offset + keyLength <= body.count else { return }
-            let key = String(decoding: bytes[offset..<offset + keyLength], as: UTF8.self)
-            offset += keyLength
-            loaded[BytePath(path)] = FileRecord(size: size, mtime: mtime, signatureKey: key.isEmpty ? nil : key)
+        guard let loaded = Self.decodeRecords(bytes[5..<(bytes.count - 4)], version: bytes[4]) else {
+            loadProblem = "state index \(directory)/index is truncated; starting afresh"
+            return
         }
         records.withLock { $0 = loaded }
+    }
+
+    /// The records of an index body (after magic and version, before the CRC); nil when
+    /// it ends early.
+    private static func decodeRecords(_ body: ArraySlice<UInt8>, version: UInt8) -> [BytePath: FileRecord]? {
+        var reader = IndexReader(bytes: body)
+        guard let count = reader.uint32() else { return nil }
+        var loaded: [BytePath: FileRecord] = [:]
+        for _ in 0..<count {
+            guard let length = reader.uint32(), let path = reader.text(Int(length)),
+                  let size = reader.uint64(), let mtime = reader.uint64(),
+                  let keyLength = reader.byte(), let key = reader.text(Int(keyLength)) else { return nil }
+            var record = FileRecord(size: size, mtime: Int64(bitPattern: mtime), signatureKey: key.isEmpty ? nil : key)
+            if version >= 2 {
+                guard let hasLocal = reader.byte() else { return nil }
+                if hasLocal == 1 {
+                    guard let localSize = reader.uint64(), let localMtime = reader.uint64(),
+                          let nanoseconds = reader.uint32() else { return nil }
+                    record.localVersion = FileVersion(size: localSize, mtime: Int64(bitPattern: localMtime),
+                                                      nanoseconds: Int32(bitPattern: nanoseconds))
+                }
+            }
+            loaded[BytePath(path)] = record
+        }
+        return loaded
     }
 
     // MARK: Bytes
@@ -174,16 +213,6 @@ public final class SyncStateStore: @unchecked Sendable {
 
     private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.bigEndian) { bytes += $0 }
-    }
-
-    private static func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32? {
-        guard offset >= 0, offset + 4 <= bytes.count else { return nil }
-        return bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
-    }
-
-    private static func readUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64? {
-        guard offset >= 0, offset + 8 <= bytes.count else { return nil }
-        return bytes[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     /// Writes to a temporary name in the same directory, fsyncs, renames.
@@ -209,4 +238,28 @@ public final class SyncStateStore: @unchecked Sendable {
         guard rename(temporary, path) == 0 else { throw LocalIOError(path: path, operation: "replace", errno: errno) }
         ok = true
     }
+}
+
+// MARK: - Reading an index body
+
+/// Big-endian fields read one after another; every read is nil past the end.
+private struct IndexReader {
+    let bytes: ArraySlice<UInt8>
+    private var offset: Int
+
+    init(bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        offset = bytes.startIndex
+    }
+
+    private mutating func take(_ count: Int) -> ArraySlice<UInt8>? {
+        guard count >= 0, count <= bytes.endIndex - offset else { return nil }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+
+    mutating func byte() -> UInt8? { take(1)?.first }
+    mutating func uint32() -> UInt32? { take(4)?.reduce(0) { $0 << 8 | UInt32($1) } }
+    mutating func uint64() -> UInt64? { take(8)?.reduce(0) { $0 << 8 | UInt64($1) } }
+    mutating func text(_ count: Int) -> String? { take(count).map { String(decoding: $0, as: UTF8.self) } }
 }

@@ -29,11 +29,10 @@ struct ProjectSettings {
         guard let localRoot else {
             throw ValidationError("no LOCAL_DIR given and no .muxsync.toml found here or in a parent directory")
         }
-        let remoteText = remoteArgument ?? config?.remote?.description
-        guard let remoteText else {
+        guard let remote = try remoteArgument.map(checkedRemote) ?? config?.remote else {
             throw ValidationError("no HOST:PATH given and \(config.map { $0.file } ?? "no .muxsync.toml") names no remote")
         }
-        return ProjectSettings(localRoot: localRoot, remote: try checkedRemote(remoteText), config: config)
+        return ProjectSettings(localRoot: localRoot, remote: remote, config: config)
     }
 
     /// pull: SOURCE [LOCAL_DIR]; SOURCE is HOST:PATH or, in a project, a relative path.
@@ -44,11 +43,10 @@ struct ProjectSettings {
             let dest = config.flatMap { c in c.pull.dest.map { $0.hasPrefix("/") ? $0 : c.directory + "/" + $0 } }
             return ProjectSettings(localRoot: localArgument ?? dest ?? ".", remote: try checkedRemote(source), config: config)
         }
-        guard let config = try ProjectConfig.find(startingAt: cwd), let remote = config.remote else {
+        guard let config = try ProjectConfig.find(startingAt: cwd), let remoteRoot = config.remote else {
             throw ValidationError("'\(source)' is not HOST:PATH, and no .muxsync.toml with a remote was found to resolve it")
         }
         let relative = source.hasPrefix("./") ? String(source.dropFirst(2)) : source
-        let remoteRoot = try checkedRemote(remote.description)
         var spec = remoteRoot
         spec.path = relative.isEmpty || relative == "." ? remoteRoot.path : remoteRoot.path + "/" + relative
         let parent = (relative as NSString).deletingLastPathComponent
@@ -59,12 +57,13 @@ struct ProjectSettings {
                                directoryAsName: localArgument == nil && config.pull.dest == nil && !relative.isEmpty && relative != ".")
     }
 
+    /// A HOST:PATH argument that names a tree (`host:` alone is refused: `host:.` is the home).
     static func checkedRemote(_ text: String) throws -> RemoteSpec {
-        let spec = try parseRemote(text, what: "destination")
-        if spec.path.isEmpty {
-            throw ValidationError("'\(text)' names no remote path; write \(spec.host):. for the remote home directory or give an absolute path")
+        do {
+            return try parseRemote(text, what: "destination").requiringPath()
+        } catch let error as RemoteSpecError {
+            throw ValidationError("destination: \(error)")
         }
-        return spec
     }
 }
 

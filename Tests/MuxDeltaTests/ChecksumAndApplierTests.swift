@@ -1,3 +1,4 @@
+import MuxTestSupport
 import Testing
 @testable import MuxDelta
 
@@ -21,7 +22,7 @@ struct ChecksumAndApplierTests {
 
     @Test("block size is floor(sqrt) rounded down to a multiple of 8", arguments: 0..<20)
     func blockSizeShape(seed: Int) {
-        var rng = SeededRNG(seed: UInt64(50 + seed))
+        var rng = SeededGenerator(seed: UInt64(50 + seed))
         for _ in 0..<500 {
             let length = UInt64.random(in: 490_000...(UInt64(1) << 34) - 1, using: &rng)
             let size = UInt64(DeltaBlockSize.forLength(length))
@@ -46,8 +47,8 @@ struct ChecksumAndApplierTests {
 
     @Test("weak checksum equals the reference and rolling equals recomputing", arguments: [1, 2, 7, 8, 9, 64, 700])
     func rolling(window: Int) {
-        var rng = SeededRNG(seed: UInt64(window))
-        let bytes = randomBytes(window + 300, using: &rng)
+        var rng = SeededGenerator(seed: UInt64(window))
+        let bytes = rng.bytes(window + 300)
         var weak = WeakChecksum(Array(bytes[0..<window]))
         #expect(weak.value == reference(bytes[0..<window]))
         for start in 1...300 {
@@ -60,8 +61,8 @@ struct ChecksumAndApplierTests {
     func strongHash() {
         // Known XXH3-128 of the empty input (seed 0): 99aa06d3014798d86001c324468d497f.
         #expect(StrongHash.of([UInt8]()).description == "99aa06d3014798d86001c324468d497f")
-        var rng = SeededRNG(seed: 60)
-        let bytes = randomBytes(10_000, using: &rng)
+        var rng = SeededGenerator(seed: 60)
+        let bytes = rng.bytes(10_000)
         let hasher = StreamingStrongHasher()
         for range in randomChunks(count: bytes.count, blockSize: 300, using: &rng) {
             bytes[range].withUnsafeBytes { hasher.update($0) }

@@ -1,3 +1,4 @@
+import MuxTestSupport
 import Testing
 @testable import MuxDelta
 
@@ -30,12 +31,12 @@ enum WeakCollisions {
     }
 
     /// Bytes in 1...254 so perturbations never wrap.
-    static func safeBytes(_ count: Int, using rng: inout SeededRNG) -> [UInt8] {
-        randomBytes(count, using: &rng, alphabet: 254).map { $0 + 1 }
+    static func safeBytes(_ count: Int, using rng: inout SeededGenerator) -> [UInt8] {
+        rng.bytes(count, alphabet: 254).map { $0 + 1 }
     }
 
     /// `count` distinct blocks of `blockSize` bytes sharing one weak checksum.
-    static func sameWeakBlocks(count: Int, blockSize: Int, using rng: inout SeededRNG) -> [[UInt8]] {
+    static func sameWeakBlocks(count: Int, blockSize: Int, using rng: inout SeededGenerator) -> [[UInt8]] {
         let base = safeBytes(blockSize, using: &rng)
         return (0..<count).map { perturb(base, variant: $0) }
     }
@@ -43,7 +44,7 @@ enum WeakCollisions {
     /// A pattern `P` of `blockSize` bytes and an old file made of every rotation of `P`, each
     /// perturbed: every window of `P` repeated has the weak checksum of some old block but the
     /// strong hash of none, i.e. a weak hit and a failed strong check at every byte.
-    static func rotations(blockSize: Int, using rng: inout SeededRNG) -> (pattern: [UInt8], old: [UInt8]) {
+    static func rotations(blockSize: Int, using rng: inout SeededGenerator) -> (pattern: [UInt8], old: [UInt8]) {
         let pattern = safeBytes(blockSize, using: &rng)
         var old: [UInt8] = []
         old.reserveCapacity(blockSize * blockSize)
@@ -61,7 +62,7 @@ enum WeakCollisions {
 struct DeltaAdversarialTests {
     @Test("perturbed blocks really share the weak checksum and differ in content")
     func builderSanity() {
-        var rng = SeededRNG(seed: 40)
+        var rng = SeededGenerator(seed: 40)
         let blocks = WeakCollisions.sameWeakBlocks(count: 200, blockSize: 64, using: &rng)
         #expect(Set(blocks.map { WeakChecksum($0).value }).count == 1)
         #expect(Set(blocks).count == 200)
@@ -70,7 +71,7 @@ struct DeltaAdversarialTests {
 
     @Test("many blocks with one weak value: shuffled and edited, all found")
     func sameWeakShuffled() throws {
-        var rng = SeededRNG(seed: 41)
+        var rng = SeededGenerator(seed: 41)
         let blockSize = 64
         let blocks = WeakCollisions.sameWeakBlocks(count: 1_500, blockSize: blockSize, using: &rng)
         let old = Array(blocks.joined())
@@ -78,7 +79,7 @@ struct DeltaAdversarialTests {
         order.shuffle(using: &rng)
         var new: [UInt8] = []
         for (position, index) in order.enumerated() {
-            if position % 100 == 0 { new.append(contentsOf: randomBytes(10, using: &rng)) }
+            if position % 100 == 0 { new.append(contentsOf: rng.bytes(10)) }
             new.append(contentsOf: blocks[index])
         }
         let signature = FileSignature(of: old, blockSize: blockSize)
@@ -90,7 +91,7 @@ struct DeltaAdversarialTests {
 
     @Test("a weak hit at every byte: correct, and false alarms are counted")
     func weakHitEverywhere() throws {
-        var rng = SeededRNG(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         let blockSize = 64
         let (pattern, old) = WeakCollisions.rotations(blockSize: blockSize, using: &rng)
         let new = Array([[UInt8]](repeating: pattern, count: 200).joined())
@@ -103,7 +104,7 @@ struct DeltaAdversarialTests {
 
     @Test("with the false-alarm budget spent, hits are skipped and the delta stays correct")
     func budgetExhausted() throws {
-        var rng = SeededRNG(seed: 43)
+        var rng = SeededGenerator(seed: 43)
         let blockSize = 64
         let (pattern, old) = WeakCollisions.rotations(blockSize: blockSize, using: &rng)
         let new = Array([[UInt8]](repeating: pattern, count: 300).joined())
@@ -118,7 +119,7 @@ struct DeltaAdversarialTests {
 
     @Test("a real block hidden in colliding junk is still found with the default budget")
     func realBlockAmongCollisions() throws {
-        var rng = SeededRNG(seed: 44)
+        var rng = SeededGenerator(seed: 44)
         let blockSize = 64
         let (pattern, old) = WeakCollisions.rotations(blockSize: blockSize, using: &rng)
         let junk = Array([[UInt8]](repeating: pattern, count: 50).joined())

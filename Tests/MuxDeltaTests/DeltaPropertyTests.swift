@@ -1,3 +1,4 @@
+import MuxTestSupport
 import Testing
 @testable import MuxDelta
 
@@ -9,7 +10,7 @@ import Testing
 @Suite("Delta properties")
 struct DeltaPropertyTests {
     /// Old lengths chosen around the interesting boundaries for a block size.
-    static func oldLength(blockSize: Int, using rng: inout SeededRNG) -> Int {
+    static func oldLength(blockSize: Int, using rng: inout SeededGenerator) -> Int {
         switch Int.random(in: 0..<7, using: &rng) {
         case 0: return 0                                                     // empty old
         case 1: return blockSize > 1 ? Int.random(in: 1..<blockSize, using: &rng) : 0  // shorter than a block
@@ -22,7 +23,7 @@ struct DeltaPropertyTests {
 
     @Test("random edit scripts, small custom block sizes", arguments: 0..<300)
     func smallBlocks(seed: Int) throws {
-        var rng = SeededRNG(seed: UInt64(seed))
+        var rng = SeededGenerator(seed: UInt64(seed))
         let blockSize = [1, 2, 3, 7, 8, 16, 33, 64][Int.random(in: 0..<8, using: &rng)]
         let alphabet = [2, 4, 256][Int.random(in: 0..<3, using: &rng)]
         try runCase(blockSize: blockSize, alphabet: alphabet, rng: &rng)
@@ -30,13 +31,13 @@ struct DeltaPropertyTests {
 
     @Test("random edit scripts, rsync block size", arguments: 0..<60)
     func rsyncBlocks(seed: Int) throws {
-        var rng = SeededRNG(seed: UInt64(10_000 + seed))
+        var rng = SeededGenerator(seed: UInt64(10_000 + seed))
         let alphabet = [3, 256][Int.random(in: 0..<2, using: &rng)]
         try runCase(blockSize: DeltaBlockSize.minimum, alphabet: alphabet, rng: &rng)
     }
 
-    private func runCase(blockSize: Int, alphabet: Int, rng: inout SeededRNG) throws {
-        let old = randomBytes(Self.oldLength(blockSize: blockSize, using: &rng), using: &rng, alphabet: alphabet)
+    private func runCase(blockSize: Int, alphabet: Int, rng: inout SeededGenerator) throws {
+        let old = rng.bytes(Self.oldLength(blockSize: blockSize, using: &rng), alphabet: alphabet)
         var new = old
         let editCount = Int.random(in: 0...5, using: &rng)
         for _ in 0..<editCount {
@@ -76,13 +77,13 @@ struct DeltaPropertyTests {
 
     @Test("edits exactly at block boundaries keep everything else matched", arguments: 0..<40)
     func boundaryEdits(seed: Int) throws {
-        var rng = SeededRNG(seed: UInt64(20_000 + seed))
+        var rng = SeededGenerator(seed: UInt64(20_000 + seed))
         let blockSize = 32
         let blocks = Int.random(in: 4...20, using: &rng)
-        let old = randomBytes(blockSize * blocks, using: &rng)
+        let old = rng.bytes(blockSize * blocks)
         var new = old
         let boundary = Int.random(in: 0...blocks, using: &rng) * blockSize
-        let insert = randomBytes(Int.random(in: 1...50, using: &rng), using: &rng)
+        let insert = rng.bytes(Int.random(in: 1...50, using: &rng))
         new.insert(contentsOf: insert, at: boundary)
 
         let result = DeltaMatcher.match(old: FileSignature(of: old, blockSize: blockSize), new: new)
@@ -94,9 +95,9 @@ struct DeltaPropertyTests {
 
     @Test("the streamed signature equals a one-shot signature for any chunking", arguments: 0..<40)
     func signatureChunking(seed: Int) {
-        var rng = SeededRNG(seed: UInt64(30_000 + seed))
+        var rng = SeededGenerator(seed: UInt64(30_000 + seed))
         let blockSize = [1, 7, 64, 700][Int.random(in: 0..<4, using: &rng)]
-        let bytes = randomBytes(Int.random(in: 0...(9 * blockSize + 5), using: &rng), using: &rng)
+        let bytes = rng.bytes(Int.random(in: 0...(9 * blockSize + 5), using: &rng))
         let builder = SignatureBuilder(blockSize: blockSize)
         for range in randomChunks(count: bytes.count, blockSize: blockSize, using: &rng) {
             builder.append(bytes[range])

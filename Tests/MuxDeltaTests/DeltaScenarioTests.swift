@@ -1,3 +1,4 @@
+import MuxTestSupport
 import Testing
 @testable import MuxDelta
 
@@ -18,8 +19,8 @@ struct DeltaScenarioTests {
 
     @Test("an unchanged file is exactly one copy", arguments: [1, 699, 700, 701, 1400, 50_000, 490_001, 1_000_000])
     func unchanged(length: Int) throws {
-        var rng = SeededRNG(seed: UInt64(length))
-        let bytes = randomBytes(length, using: &rng)
+        var rng = SeededGenerator(seed: UInt64(length))
+        let bytes = rng.bytes(length)
         let result = try delta(old: bytes, new: bytes)
         #expect(result.operations == [.copy(oldOffset: 0, length: UInt64(length))])
         #expect(result.stats.literalBytes == 0)
@@ -28,8 +29,8 @@ struct DeltaScenarioTests {
 
     @Test("empty old and empty new")
     func empties() throws {
-        var rng = SeededRNG(seed: 7)
-        let bytes = randomBytes(3_000, using: &rng)
+        var rng = SeededGenerator(seed: 7)
+        let bytes = rng.bytes(3_000)
         #expect(try delta(old: [], new: []).operations.isEmpty)
         #expect(try delta(old: [], new: bytes).operations == [.literal(newOffset: 0, length: 3_000)])
         #expect(try delta(old: bytes, new: []).operations.isEmpty)
@@ -39,11 +40,11 @@ struct DeltaScenarioTests {
 
     @Test("a 100-byte insert mid-file costs about the insert plus at most one block")
     func midFileInsert() throws {
-        var rng = SeededRNG(seed: 1)
-        let old = randomBytes(1 << 20, using: &rng)
+        var rng = SeededGenerator(seed: 1)
+        let old = rng.bytes(1 << 20)
         let blockSize = DeltaBlockSize.forLength(old.count)
         var new = old
-        new.insert(contentsOf: randomBytes(100, using: &rng), at: old.count / 2 + 123)
+        new.insert(contentsOf: rng.bytes(100), at: old.count / 2 + 123)
         let result = try delta(old: old, new: new)
         #expect(result.stats.literalBytes >= 100)
         #expect(result.stats.literalBytes <= UInt64(100 + blockSize))
@@ -52,8 +53,8 @@ struct DeltaScenarioTests {
 
     @Test("a deleted range costs less than two blocks of literals")
     func midFileDelete() throws {
-        var rng = SeededRNG(seed: 2)
-        let old = randomBytes(300_000, using: &rng)
+        var rng = SeededGenerator(seed: 2)
+        let old = rng.bytes(300_000)
         var new = old
         new.removeSubrange(100_000..<100_500)
         let result = try delta(old: old, new: new)
@@ -65,9 +66,9 @@ struct DeltaScenarioTests {
 
     @Test("moved block runs are found and each run is one copy")
     func moves() throws {
-        var rng = SeededRNG(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let blockSize = 700
-        let runs = (0..<4).map { _ in randomBytes(blockSize * 3, using: &rng) }
+        let runs = (0..<4).map { _ in rng.bytes(blockSize * 3) }
         let old = runs[0] + runs[1] + runs[2] + runs[3]
         let new = runs[2] + runs[3] + runs[0] + runs[1]
         let result = try delta(old: old, new: new, blockSize: blockSize)
@@ -80,9 +81,9 @@ struct DeltaScenarioTests {
 
     @Test("appending after a short last block still copies the whole old file")
     func appendAfterShortTail() throws {
-        var rng = SeededRNG(seed: 4)
-        let old = randomBytes(700 * 10 + 300, using: &rng)
-        let new = old + randomBytes(5_000, using: &rng)
+        var rng = SeededGenerator(seed: 4)
+        let old = rng.bytes(700 * 10 + 300)
+        let new = old + rng.bytes(5_000)
         let result = try delta(old: old, new: new, blockSize: 700)
         #expect(result.operations == [.copy(oldOffset: 0, length: UInt64(old.count)),
                                       .literal(newOffset: UInt64(old.count), length: 5_000)])
@@ -90,9 +91,9 @@ struct DeltaScenarioTests {
 
     @Test("prepending finds the blocks and the short last block at the end")
     func prepend() throws {
-        var rng = SeededRNG(seed: 5)
-        let old = randomBytes(700 * 6 + 55, using: &rng)
-        let new = randomBytes(50, using: &rng) + old
+        var rng = SeededGenerator(seed: 5)
+        let old = rng.bytes(700 * 6 + 55)
+        let new = rng.bytes(50) + old
         let result = try delta(old: old, new: new, blockSize: 700)
         #expect(result.operations == [.literal(newOffset: 0, length: 50),
                                       .copy(oldOffset: 0, length: UInt64(old.count))])
@@ -100,8 +101,8 @@ struct DeltaScenarioTests {
 
     @Test("truncation copies the surviving full blocks")
     func truncate() throws {
-        var rng = SeededRNG(seed: 6)
-        let old = randomBytes(700 * 8, using: &rng)
+        var rng = SeededGenerator(seed: 6)
+        let old = rng.bytes(700 * 8)
         let new = Array(old[0..<(700 * 5 + 100)])
         let result = try delta(old: old, new: new, blockSize: 700)
         #expect(result.operations == [.copy(oldOffset: 0, length: 3_500),
@@ -110,9 +111,9 @@ struct DeltaScenarioTests {
 
     @Test("an old file shorter than one block is matched where it can be")
     func tinyOld() throws {
-        var rng = SeededRNG(seed: 8)
-        let old = randomBytes(100, using: &rng)
-        let extra = randomBytes(40, using: &rng)
+        var rng = SeededGenerator(seed: 8)
+        let old = rng.bytes(100)
+        let extra = rng.bytes(40)
         #expect(try delta(old: old, new: old + extra).operations
             == [.copy(oldOffset: 0, length: 100), .literal(newOffset: 100, length: 40)])
         #expect(try delta(old: old, new: extra + old).operations
@@ -136,8 +137,8 @@ struct DeltaScenarioTests {
 
     @Test("identical blocks: copies continue the previous copy")
     func identicalBlocksPreferContinuation() throws {
-        var rng = SeededRNG(seed: 9)
-        let unit = randomBytes(64, using: &rng)
+        var rng = SeededGenerator(seed: 9)
+        let unit = rng.bytes(64)
         let old = Array([[UInt8]](repeating: unit, count: 50).joined())
         let new = Array(old[0..<(64 * 30)])
         let result = try delta(old: old, new: new, blockSize: 64)

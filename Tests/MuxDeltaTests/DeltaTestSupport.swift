@@ -1,36 +1,11 @@
+import MuxTestSupport
 import Testing
 @testable import MuxDelta
-
-// MARK: - Seeded randomness
-
-/// SplitMix64: tiny, fast, and fully determined by its seed, so failures reproduce.
-struct SeededRNG: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x1234_5678
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Random bytes; `alphabet` small values give low-entropy data with many weak-checksum repeats.
-func randomBytes(_ count: Int, using rng: inout SeededRNG, alphabet: Int = 256) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: count)
-    for index in 0..<count { bytes[index] = UInt8(truncatingIfNeeded: Int(rng.next() % UInt64(alphabet))) }
-    return bytes
-}
 
 // MARK: - Edit scripts
 
 /// One random edit applied to `bytes`; positions are biased towards block boundaries.
-func applyRandomEdit(_ bytes: inout [UInt8], blockSize: Int, using rng: inout SeededRNG, alphabet: Int) {
+func applyRandomEdit(_ bytes: inout [UInt8], blockSize: Int, using rng: inout SeededGenerator, alphabet: Int) {
     func position(upTo limit: Int) -> Int {
         guard limit > 0 else { return 0 }
         if Bool.random(using: &rng) {
@@ -50,7 +25,7 @@ func applyRandomEdit(_ bytes: inout [UInt8], blockSize: Int, using rng: inout Se
     switch Int.random(in: 0..<8, using: &rng) {
     case 0:  // insert
         let at = position(upTo: bytes.count)
-        bytes.insert(contentsOf: randomBytes(length(), using: &rng, alphabet: alphabet), at: at)
+        bytes.insert(contentsOf: rng.bytes(length(), alphabet: alphabet), at: at)
     case 1:  // delete
         let at = position(upTo: bytes.count)
         let count = min(length(), bytes.count - at)
@@ -58,7 +33,7 @@ func applyRandomEdit(_ bytes: inout [UInt8], blockSize: Int, using rng: inout Se
     case 2:  // replace in place
         let at = position(upTo: bytes.count)
         let count = min(length(), bytes.count - at)
-        bytes.replaceSubrange(at..<(at + count), with: randomBytes(count, using: &rng, alphabet: alphabet))
+        bytes.replaceSubrange(at..<(at + count), with: rng.bytes(count, alphabet: alphabet))
     case 3:  // move a range
         let at = position(upTo: bytes.count)
         let count = min(length(), bytes.count - at)
@@ -70,18 +45,18 @@ func applyRandomEdit(_ bytes: inout [UInt8], blockSize: Int, using rng: inout Se
         let count = min(length(), bytes.count - at)
         bytes.insert(contentsOf: Array(bytes[at..<(at + count)]), at: position(upTo: bytes.count))
     case 5:  // append
-        bytes.append(contentsOf: randomBytes(length(), using: &rng, alphabet: alphabet))
+        bytes.append(contentsOf: rng.bytes(length(), alphabet: alphabet))
     case 6:  // truncate
         bytes.removeSubrange(position(upTo: bytes.count)...)
     default:  // prepend
-        bytes.insert(contentsOf: randomBytes(length(), using: &rng, alphabet: alphabet), at: 0)
+        bytes.insert(contentsOf: rng.bytes(length(), alphabet: alphabet), at: 0)
     }
 }
 
 // MARK: - Feeding and checking
 
 /// Splits `count` bytes into random chunk sizes: tiny, around the block size, or large.
-func randomChunks(count: Int, blockSize: Int, using rng: inout SeededRNG) -> [Range<Int>] {
+func randomChunks(count: Int, blockSize: Int, using rng: inout SeededGenerator) -> [Range<Int>] {
     var ranges: [Range<Int>] = []
     var start = 0
     let style = Int.random(in: 0..<4, using: &rng)

@@ -1,3 +1,4 @@
+import MuxTestSupport
 import Testing
 @testable import MuxDelta
 
@@ -6,8 +7,8 @@ import Testing
 @Suite("Signature serialization")
 struct SignatureCodingTests {
     static func sample(length: Int, blockSize: Int, seed: UInt64) -> FileSignature {
-        var rng = SeededRNG(seed: seed)
-        return FileSignature(of: randomBytes(length, using: &rng), blockSize: blockSize)
+        var rng = SeededGenerator(seed: seed)
+        return FileSignature(of: rng.bytes(length), blockSize: blockSize)
     }
 
     @Test("round trip", arguments: [(0, 700), (1, 700), (700, 700), (5_000, 700), (12_345, 64), (100, 1)])
@@ -78,12 +79,12 @@ struct SignatureCodingTests {
 
     @Test("random garbage never crashes the parser")
     func garbage() {
-        var rng = SeededRNG(seed: 4)
+        var rng = SeededGenerator(seed: 4)
         let valid = Self.sample(length: 4_000, blockSize: 700, seed: 5).serialized()
         for round in 0..<2_000 {
             var bytes: [UInt8]
             if round % 2 == 0 {
-                bytes = randomBytes(Int.random(in: 0...200, using: &rng), using: &rng)
+                bytes = rng.bytes(Int.random(in: 0...200, using: &rng))
                 if bytes.count >= 5 && round % 4 == 0 { bytes.replaceSubrange(0..<5, with: valid[0..<5]) }
             } else {
                 bytes = valid

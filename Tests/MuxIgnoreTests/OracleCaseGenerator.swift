@@ -8,24 +8,8 @@
 // classes), `**/`, `/**`, `/**/`, trailing spaces, comments, blank lines, CRLF, a BOM, and a
 // list of deliberately odd patterns (unterminated classes, trailing backslashes, `***`).
 
+import MuxTestSupport
 import MuxIgnore
-
-// MARK: - Seeded randomness
-
-/// SplitMix64: small, fast, reproducible across platforms.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 // MARK: - A generated case
 
@@ -66,7 +50,7 @@ struct OracleCase: CustomStringConvertible {
 // MARK: - Generator
 
 struct OracleCaseGenerator {
-    private var rng: SplitMix64
+    private var rng: SeededGenerator
     private var current = OracleCase()
 
     /// Names for files and directories: plain, case variants, glob-special characters,
@@ -90,7 +74,7 @@ struct OracleCaseGenerator {
         "b/**/", "a/**/b", "**/**/b", "a**/b", "!!bang", "\\!bang", "!\\!bang", "\t",
     ]
 
-    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+    init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
 
     // MARK: Random helpers
 

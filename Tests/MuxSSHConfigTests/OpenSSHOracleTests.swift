@@ -1,3 +1,4 @@
+import MuxTestSupport
 import Foundation
 import Testing
 @testable import MuxSSHConfig

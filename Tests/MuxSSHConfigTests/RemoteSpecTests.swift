@@ -48,6 +48,63 @@ struct RemoteSpecTests {
         #expect(error.description == "invalid remote 'user@:p': missing host name before ':'")
     }
 
+    // MARK: Text that must name a remote (the project file)
+
+    @Test(arguments: [
+        ("", "no ':' found"), ("plain", "no ':' found"), (":leading", "the host before ':' is empty"),
+        ("./a:b", "a '/' comes before ':'"), ("[::1]", "no ':' right after the ']'"),
+        ("u@[::1]", "no ':' right after the ']'"),
+    ])
+    func parsingALocalPathSaysWhyItIsNotARemote(input: String, why: String) {
+        #expect(throws: RemoteSpecError.self) { try RemoteSpec(parsing: input) }
+        do {
+            _ = try RemoteSpec(parsing: input)
+        } catch {
+            #expect(error.input == input)
+            #expect(error.message.contains(why), "\(error)")
+        }
+    }
+
+    @Test func parsingARemoteEqualsClassify() throws {
+        for text in ["user@host:path", "[::1]:x", "h:", "ssh://u@h:2222/dir", "C:x"] {
+            #expect(try RemoteSpec(parsing: text) == RemoteSpec.classify(text))
+        }
+        #expect(throws: RemoteSpecError(input: "user@:p", message: "missing host name before ':'")) {
+            try RemoteSpec(parsing: "user@:p")
+        }
+    }
+
+    @Test func aTextThatMustBeARemoteHasNoWindowsDrive() throws {
+        #expect(try RemoteSpec.classify("h:/srv") == nil)
+        #expect(try RemoteSpec(parsing: "h:/srv") == RemoteSpec(host: "h", path: "/srv"))
+        #expect(try RemoteSpec(parsing: "C:\\x") == RemoteSpec(host: "C", path: "\\x"))
+    }
+
+    @Test func destinationAndPathHalves() throws {
+        #expect(try RemoteSpec(destination: "me@box", path: "/srv") == RemoteSpec(user: "me", host: "box", path: "/srv"))
+        #expect(try RemoteSpec(destination: "::1", path: "a:b") == RemoteSpec(host: "::1", path: "a:b"))
+        #expect(try RemoteSpec(destination: "[fe80::1%eth0]", path: "") == RemoteSpec(host: "fe80::1%eth0", path: ""))
+        for bad in ["", "@box", "a/b", "-x", "ho st"] {
+            #expect(throws: RemoteSpecError.self) { try RemoteSpec(destination: bad, path: "/x") }
+        }
+    }
+
+    @Test func aNulInThePathIsRefused() {
+        let error = RemoteSpecError(input: "host:/a\u{0}b", message: "the path contains a NUL character")
+        #expect(throws: error) { try RemoteSpec.classify("host:/a\u{0}b") }
+        #expect(throws: RemoteSpecError.self) { try RemoteSpec(destination: "h", path: "\u{0}") }
+        #expect(throws: RemoteSpecError.self) { try RemoteSpec.classify("ssh://h/a%00b") }
+    }
+
+    @Test func aTreeToSyncMustNameItsPath() throws {
+        #expect(try RemoteSpec(host: "h", path: "/x").requiringPath() == RemoteSpec(host: "h", path: "/x"))
+        #expect(throws: RemoteSpecError(input: "me@h:", message: "no remote path after ':'; write me@h:."
+            + " for the remote home directory or give an absolute path")) {
+            try RemoteSpec(user: "me", host: "h", path: "").requiringPath()
+        }
+        #expect(throws: RemoteSpecError.self) { try RemoteSpec(host: "h", port: 2222, path: "").requiringPath() }
+    }
+
     @Test func descriptionRoundTrips() throws {
         for text in ["user@host:path", "[::1]:x", "h:", "ssh://u@h:2222/dir", "ssh://h:22//abs"] {
             let spec = try #require(RemoteSpec.parse(text))

@@ -62,48 +62,32 @@ import Testing
         }
     }
 
-    /// A seeded generator so failures reproduce.
-    struct SeededRandom: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomBytes(_ count: Int, _ rng: inout SeededRandom) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
-    }
-
     /// One random edit of the kinds the engine must find.
-    static func edit(_ data: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
+    static func edit(_ data: [UInt8], _ rng: inout SeededGenerator) -> [UInt8] {
         var bytes = data
         let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
         switch Int.random(in: 0..<7, using: &rng) {
-        case 0: bytes.insert(contentsOf: randomBytes(Int.random(in: 1...5000, using: &rng), &rng), at: position)
+        case 0: bytes.insert(contentsOf: rng.bytes(Int.random(in: 1...5000, using: &rng)), at: position)
         case 1: bytes.removeSubrange(position..<min(bytes.count, position + Int.random(in: 1...20_000, using: &rng)))
         case 2:
             let end = min(bytes.count, position + Int.random(in: 1...3000, using: &rng))
-            bytes.replaceSubrange(position..<end, with: randomBytes(end - position, &rng))
+            bytes.replaceSubrange(position..<end, with: rng.bytes(end - position))
         case 3:  // move a range elsewhere
             let end = min(bytes.count, position + Int.random(in: 1...50_000, using: &rng))
             let moved = Array(bytes[position..<end])
             bytes.removeSubrange(position..<end)
             bytes.insert(contentsOf: moved, at: bytes.isEmpty ? 0 : Int.random(in: 0...bytes.count, using: &rng))
-        case 4: bytes += randomBytes(Int.random(in: 1...70_000, using: &rng), &rng)
+        case 4: bytes += rng.bytes(Int.random(in: 1...70_000, using: &rng))
         case 5: bytes.removeSubrange(min(bytes.count, position + 1)...)
-        default: bytes.insert(contentsOf: randomBytes(700, &rng), at: (position / 700) * 700)  // on a block boundary
+        default: bytes.insert(contentsOf: rng.bytes(700), at: (position / 700) * 700)  // on a block boundary
         }
         return bytes
     }
 
     @Test(arguments: [1, 2, 3]) func randomEditsRebuildExactlyOnTheRemote(seed: UInt64) async throws {
         let bench = try Bench()
-        var rng = SeededRandom(state: seed)
-        var content = Self.randomBytes(Int.random(in: 200_000...1_500_000, using: &rng), &rng)
+        var rng = SeededGenerator(seed: seed)
+        var content = rng.bytes(Int.random(in: 200_000...1_500_000, using: &rng))
         try bench.write("data.bin", content)
         let first = try await bench.push()
         #expect(first.filesSent == 1 && first.deltaFiles == 0)
@@ -124,8 +108,8 @@ import Testing
 
     @Test func midFileInsertSendsLittle() async throws {
         let bench = try Bench()
-        var rng = SeededRandom(state: 42)
-        var content = Self.randomBytes(8 << 20, &rng)
+        var rng = SeededGenerator(seed: 42)
+        var content = rng.bytes(8 << 20)
         try bench.write("big.bin", content)
         _ = try await bench.push()
         content.insert(contentsOf: Array(repeating: 0x41, count: 100), at: 4 << 20 + 123)
@@ -139,12 +123,12 @@ import Testing
 
     @Test func remoteChangeIsAConflictUnlessForced() async throws {
         let bench = try Bench()
-        var rng = SeededRandom(state: 7)
-        try bench.write("shared.txt", Self.randomBytes(1000, &rng))
+        var rng = SeededGenerator(seed: 7)
+        try bench.write("shared.txt", rng.bytes(1000))
         _ = try await bench.push()
         let theirs = Array("edited on the server\n".utf8)
         try Data(theirs).write(to: URL(fileURLWithPath: bench.remote + "/shared.txt"))
-        try bench.write("shared.txt", Self.randomBytes(1200, &rng))
+        try bench.write("shared.txt", rng.bytes(1200))
         let report = try await bench.push()
         #expect(report.conflicts == 1)
         #expect(report.failures.contains { $0.contains("shared.txt") && $0.contains("--force") })
@@ -164,13 +148,14 @@ import Testing
 
     @Test func lostOrCorruptStateOnlyCostsAFullTransfer() async throws {
         let bench = try Bench()
-        var rng = SeededRandom(state: 9)
-        var content = Self.randomBytes(600_000, &rng)
+        var rng = SeededGenerator(seed: 9)
+        // Edits in the middle keep the file above the delta threshold (a random one may not).
+        var content = rng.bytes(600_000)
         try bench.write("model.py", content)
         _ = try await bench.push()
 
         try FileManager.default.removeItem(atPath: bench.state)
-        content = Self.edit(content, &rng)
+        content.replaceSubrange(100_000..<100_100, with: rng.bytes(100))
         try bench.write("model.py", content)
         let afterLoss = try await bench.push()
         #expect(afterLoss.deltaFiles == 0 && afterLoss.filesSent == 1)
@@ -180,7 +165,7 @@ import Testing
         let index = try #require(FileManager.default.enumerator(atPath: bench.state)?.allObjects
             .compactMap { $0 as? String }.first { $0.hasSuffix("/index") })
         try Data("not an index at all".utf8).write(to: URL(fileURLWithPath: bench.state + "/" + index))
-        content = Self.edit(content, &rng)
+        content.replaceSubrange(100_000..<100_100, with: rng.bytes(100))
         try bench.write("model.py", content)
         let afterCorruption = try await bench.push()
         #expect(afterCorruption.deltaFiles == 0)
@@ -188,7 +173,7 @@ import Testing
         #expect(try bench.remoteBytes("model.py") == content)
 
         // And the next change goes as a delta again.
-        content = Self.edit(content, &rng)
+        content.replaceSubrange(100_000..<100_100, with: rng.bytes(100))
         try bench.write("model.py", content)
         let recovered = try await bench.push()
         #expect(recovered.deltaFiles == 1)
@@ -197,8 +182,8 @@ import Testing
 
     @Test func serverRefusingCopyDataFallsBackToWholeFiles() async throws {
         let bench = try Bench(sftpServerArguments: ["-P", "copy-data"])
-        var rng = SeededRandom(state: 11)
-        var content = Self.randomBytes(500_000, &rng)
+        var rng = SeededGenerator(seed: 11)
+        var content = rng.bytes(500_000)
         try bench.write("w.bin", content)
         _ = try await bench.push()
         content = Self.edit(content, &rng)
@@ -211,12 +196,12 @@ import Testing
 
     @Test func inPlaceAppendWritesIntoTheSameFile() async throws {
         let bench = try Bench()
-        var rng = SeededRandom(state: 13)
-        var content = Self.randomBytes(3 << 20, &rng)
+        var rng = SeededGenerator(seed: 13)
+        var content = rng.bytes(3 << 20)
         try bench.write("log.bin", content)
         _ = try await bench.push()
         let inodeBefore = try FileManager.default.attributesOfItem(atPath: bench.remote + "/log.bin")[.systemFileNumber] as? Int
-        content += Self.randomBytes(1 << 20, &rng)
+        content += rng.bytes(1 << 20)
         try bench.write("log.bin", content)
         let report = try await bench.push(inPlace: true)
         #expect(report.deltaFiles == 1)

@@ -214,9 +214,9 @@ struct FaultInputTests {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         #expect(fd >= 0)
         #expect(ftruncate(fd, off_t(size)) == 0)
-        var random = FaultRandom(seed: 77)
+        var random = SeededGenerator(seed: 77)
         for island in 0..<8 {  // a few islands of data among the holes
-            let data = random.bytes(100_000)
+            let data = random.data(100_000)
             let offset = off_t(Int64(island) * (size / 8) + 12_345)
             _ = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, offset) }
         }
@@ -298,8 +298,8 @@ struct FaultInputTests {
     @Test func corruptedStateIndexWarnsAndSendsInFull() throws {
         let lab = try SyncLab.faults()
         let local = try lab.makeDirectory("local")
-        var random = FaultRandom(seed: 5)
-        var content = random.bytes(400_000)
+        var random = SeededGenerator(seed: 5)
+        var content = random.data(400_000)
         try Disk.file(local + "/model.bin", content, mtime: Self.t0)
         let push = { try lab.runCLI(["push", "-v", "-F", lab.server.sshConfigPath, local, SSHDServer.hostAlias + ":" + lab.path("remote")]) }
         #expect(try push().termination == .exited(0))
@@ -316,7 +316,7 @@ struct FaultInputTests {
             default: bytes = bytes.prefix(bytes.count / 2)
             }
             try Disk.file(index, bytes, mode: 0o600)
-            content.replaceSubrange(1000..<1100, with: random.bytes(100))
+            content.replaceSubrange(1000..<1100, with: random.data(100))
             try Disk.file(local + "/model.bin", content, mtime: Self.t0 + Int64(round + 1))
             let result = try push()
             #expect(result.termination == .exited(0), "\(damage): stderr: \(result.stderr)")

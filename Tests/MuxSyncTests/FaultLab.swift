@@ -34,40 +34,6 @@ enum FaultEnvironment {
     }
 }
 
-// MARK: - Seeded randomness
-
-/// SplitMix64: the same seed gives the same trees and cut points on every machine.
-struct FaultRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// `count` bytes from this generator.
-    mutating func bytes(_ count: Int) -> Data {
-        var data = Data(count: count)
-        data.withUnsafeMutableBytes { raw in
-            var index = 0
-            while index < raw.count {
-                var word = next()
-                for _ in 0..<8 where index < raw.count {
-                    raw[index] = UInt8(truncatingIfNeeded: word)
-                    word >>= 8
-                    index += 1
-                }
-            }
-        }
-        return data
-    }
-}
-
 // MARK: - Generated trees
 
 /// A tree of files kept in memory too, so that every remote file can be checked against
@@ -78,7 +44,7 @@ struct FaultTree {
 
     /// `count` files in nested directories: mostly small (the one-round-trip path), some
     /// medium (several writes), and every 50th 1-2 MiB (the striped path, and delta later).
-    static func generate(count: Int, random: inout FaultRandom) -> FaultTree {
+    static func generate(count: Int, random: inout SeededGenerator) -> FaultTree {
         var tree = FaultTree()
         for index in 0..<count {
             let directory = "d\(index % 7)/s\(index % 3)"
@@ -90,7 +56,7 @@ struct FaultTree {
             } else {
                 size = 200 + Int(random.next() % 12_000)
             }
-            tree.files["\(directory)/f\(index).bin"] = random.bytes(size)
+            tree.files["\(directory)/f\(index).bin"] = random.data(size)
         }
         return tree
     }
@@ -109,7 +75,7 @@ struct FaultTree {
     /// a few removed and a few created.
     /// `sameSizeEdits: false` gives every rewritten file another size (see the watch bug of
     /// same-size edits within one second in FaultNetworkTests).
-    func mutated(random: inout FaultRandom, fraction: Double, round: Int, sameSizeEdits: Bool = true) -> FaultTree {
+    func mutated(random: inout SeededGenerator, fraction: Double, round: Int, sameSizeEdits: Bool = true) -> FaultTree {
         var next = self
         for path in files.keys.sorted() {
             let roll = Double(random.next() % 10_000) / 10_000
@@ -120,13 +86,13 @@ struct FaultTree {
                     size = old.count  // large and same size: the delta path rebuilds it
                 }
                 if size == old.count && !sameSizeEdits { size += 1 }
-                next.files[path] = random.bytes(size)
+                next.files[path] = random.data(size)
             } else if roll < fraction + 0.01 {
                 next.files.removeValue(forKey: path)
             }
         }
         for extra in 0..<5 {
-            next.files["new/r\(round)/n\(extra).bin"] = random.bytes(100 + Int(random.next() % 30_000))
+            next.files["new/r\(round)/n\(extra).bin"] = random.data(100 + Int(random.next() % 30_000))
         }
         return next
     }

@@ -311,7 +311,7 @@ struct FaultLocalTests {
     @Test func treeChangingDuringThePushConvergesOnTheNextPush() async throws {
         let lab = try SyncLab.faults()
         let local = try lab.makeDirectory("local")
-        var random = FaultRandom(seed: FaultEnvironment.seed(0xC0FF_EE04))
+        var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE04))
         let tree = FaultTree.generate(count: 300, random: &random)
         try tree.write(to: local, mtime: Self.t0)
         let remote = lab.path("remote")

@@ -28,7 +28,7 @@ struct FaultNetworkTests {
     /// with --delete through the proxy cut at a random byte point, check every remote file,
     /// rerun, check the remote equals the local tree. `force` turns conflict detection off.
     static func pushCuts(_ cuts: Int, seed: UInt64, force: Bool) async throws {
-        var random = FaultRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let lab = try SyncLab.faults()
         let proxy = try lab.makeProxy()
         defer { proxy.stop() }
@@ -151,13 +151,13 @@ struct FaultNetworkTests {
     @Test func pullCutAtRandomPointsNeverShowsAPartialFileAndResumes() async throws {
         let cuts = FaultEnvironment.count(4, soak: 25)
         let seed = FaultEnvironment.seed(0xC0FF_EE02)
-        var random = FaultRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let lab = try SyncLab.faults()
         let proxy = try lab.makeProxy()
         defer { proxy.stop() }
         let remote = try lab.makeDirectory("remote")
-        var files: [String: Data] = ["big-a.bin": random.bytes(40 << 20), "big-b.bin": random.bytes(34 << 20)]
-        for index in 0..<40 { files["small/s\(index).dat"] = random.bytes(1_000 + Int(random.next() % 60_000)) }
+        var files: [String: Data] = ["big-a.bin": random.data(40 << 20), "big-b.bin": random.data(34 << 20)]
+        for index in 0..<40 { files["small/s\(index).dat"] = random.data(1_000 + Int(random.next() % 60_000)) }
         try FaultTree(files: files).write(to: remote, mtime: Self.t0)
         let total = files.values.reduce(0) { $0 + $1.count }
 

@@ -22,7 +22,7 @@ struct FaultWatchTests {
 
     @Test func watchConvergesThroughRepeatedCutsAndAStall() async throws {
         let rounds = FaultEnvironment.count(4, soak: 20)
-        var random = FaultRandom(seed: FaultEnvironment.seed(0xC0FF_EE03))
+        var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE03))
         let lab = try SyncLab.faults()
         let proxy = try lab.makeProxy()
         defer { proxy.stop() }
@@ -100,7 +100,7 @@ struct FaultWatchTests {
     /// settles only the pending paths (smaller window; a loss inside settle() still escapes).
     @Test
     func watchSurvivesALossDuringTheReconcileAfterReconnecting() async throws {
-        var random = FaultRandom(seed: FaultEnvironment.seed(0xC0FF_EE05))
+        var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE05))
         let lab = try SyncLab.faults()
         let proxy = try lab.makeProxy()
         defer { proxy.stop() }
@@ -140,7 +140,7 @@ struct FaultWatchTests {
 
     @Test
     func watchLeavesNoSpareFilesAfterReconnects() async throws {
-        var random = FaultRandom(seed: 3)
+        var random = SeededGenerator(seed: 3)
         let lab = try SyncLab.faults()
         let proxy = try lab.makeProxy()
         defer { proxy.stop() }

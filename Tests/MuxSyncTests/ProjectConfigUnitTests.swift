@@ -1,5 +1,6 @@
-// Tests of ProjectConfig (.muxsync.toml) and RemoteLocation.
+// Tests of ProjectConfig (.muxsync.toml), its remote included (parsed by MuxSSHConfig.RemoteSpec).
 
+import MuxSSHConfig
 import Testing
 @testable import MuxSync
 
@@ -42,7 +43,7 @@ struct ProjectConfigUnitTests {
             [watch]
             debounce = 0.2
             """)
-        #expect(config.remote == RemoteLocation(host: "devbox", path: "/srv/app"))
+        #expect(config.remote == RemoteSpec(host: "devbox", path: "/srv/app"))
         #expect(config.exclude == [".git/", "*.o"])
         #expect(config.delete == true)
         #expect(config.maxDelete == 100)
@@ -65,9 +66,9 @@ struct ProjectConfigUnitTests {
 
     @Test func remoteAsATableOrInlineTable() throws {
         let table = try parse("[remote]\nhost = \"me@box\"\npath = \"/home/me/app\"\n")
-        #expect(table.remote == RemoteLocation(host: "me@box", path: "/home/me/app"))
+        #expect(table.remote == RemoteSpec(user: "me", host: "box", path: "/home/me/app"))
         let inline = try parse("remote = { host = \"box\", path = \"rel/dir\" }")
-        #expect(inline.remote == RemoteLocation(host: "box", path: "rel/dir"))
+        #expect(inline.remote == RemoteSpec(host: "box", path: "rel/dir"))
     }
 
     @Test func integerPollIntervalIsAccepted() throws {
@@ -206,20 +207,53 @@ struct ProjectConfigUnitTests {
     }
 }
 
-@Suite("RemoteLocation")
-struct RemoteLocationUnitTests {
-    @Test func parsesHostAndPath() throws {
-        #expect(try RemoteLocation.parse("box:/srv/app") == RemoteLocation(host: "box", path: "/srv/app"))
-        #expect(try RemoteLocation.parse("me@box:rel") == RemoteLocation(host: "me@box", path: "rel"))
-        #expect(try RemoteLocation.parse("[::1]:/tmp/x") == RemoteLocation(host: "[::1]", path: "/tmp/x"))
-        #expect(try RemoteLocation.parse("me@[fe80::1]:/a:b") == RemoteLocation(host: "me@[fe80::1]", path: "/a:b"))
-        #expect(try RemoteLocation.parse("box:/a:b").path == "/a:b")
-        #expect(RemoteLocation(host: "box", path: "/x").description == "box:/x")
+@Suite("ProjectConfig remote")
+struct ProjectConfigRemoteUnitTests {
+    @Test(arguments: [
+        ("box:/srv/app", RemoteSpec(host: "box", path: "/srv/app")),
+        ("me@box:rel", RemoteSpec(user: "me", host: "box", path: "rel")),
+        ("[::1]:/tmp/x", RemoteSpec(host: "::1", path: "/tmp/x")),
+        ("me@[fe80::1]:/a:b", RemoteSpec(user: "me", host: "fe80::1", path: "/a:b")),
+        ("box:/a:b", RemoteSpec(host: "box", path: "/a:b")),
+        ("box:.", RemoteSpec(host: "box", path: ".")),
+        ("h:/p", RemoteSpec(host: "h", path: "/p")),
+        ("ssh://me@box:2222/srv", RemoteSpec(user: "me", host: "box", port: 2222, path: "srv")),
+    ])
+    func remoteStringsUseTheCommandLineGrammar(text: String, expected: RemoteSpec) throws {
+        #expect(try parse("remote = \"\(text)\"").remote == expected)
     }
 
-    @Test func refusesLocalPathsAndEmptyParts() {
-        for bad in ["nocolon", ":/x", "box:", "./a:b", "/abs/path:x", "bad host:/x"] {
-            #expect(throws: RemoteLocationError.self) { try RemoteLocation.parse(bad) }
+    @Test func tableHostMayBeABareOrBracketedIPv6Address() throws {
+        for host in ["::1", "[::1]"] {
+            #expect(try parse("[remote]\nhost = \"\(host)\"\npath = \"/x\"\n").remote == RemoteSpec(host: "::1", path: "/x"))
         }
+        #expect(try parse("[remote]\nhost = \"me@[::1]\"\npath = \"/x\"\n").remote
+            == RemoteSpec(user: "me", host: "::1", path: "/x"))
+    }
+
+    @Test(arguments: [
+        ("nocolon", "no ':' found"),
+        (":/x", "the host before ':' is empty"),
+        ("box:", "write box:. for the remote home directory"),
+        ("./a:b", "a '/' comes before ':'"),
+        ("/abs/path:x", "a '/' comes before ':'"),
+        ("bad host:/x", "contains a character that is not allowed"),
+        ("-oProxyCommand=x:y", "may not start with '-'"),
+        ("user@:/x", "missing host name before ':'"),
+    ])
+    func badRemoteStringsNameTheFileLineAndCause(text: String, cause: String) throws {
+        let error = try #require(failure("delete = true\nremote = \"\(text)\"\n"))
+        #expect(error.line == 2)
+        #expect(error.description.hasPrefix("/p/.muxsync.toml:2: remote must be \"host:/path\": "))
+        #expect(error.description.contains(cause), "\(error)")
+    }
+
+    @Test func badTableRemotesNameTheKeyAndLine() throws {
+        let host = try #require(failure("[remote]\nhost = \"a/b\"\npath = \"/x\"\n"))
+        #expect(host.line == 2)
+        #expect(host.description.contains("remote.host"))
+        let home = try #require(failure("[remote]\nhost = \"box\"\npath = \"\"\n"))
+        #expect(home.line == 3)
+        #expect(home.description.contains("remote.path must name a path: no remote path after ':'; write box:."))
     }
 }

@@ -126,13 +126,54 @@ struct PushChangesIntegrationTests {
         #expect(onRemote["pointer"]?.kind == .symlink("target-b.txt"))
     }
 
+    @Test func sameSecondSameSizeEditIsSentWithoutChecksum() async throws {
+        let lab = try SyncLab()
+        let local = try lab.makeDirectory("local")
+        let remote = lab.path("remote")
+        let note = local + "/note.txt", big = local + "/big.bin"
+        var generator = SeededGenerator(seed: 0x5A4E_5EC0)
+        let bigFirst = generator.data(300_000)  // large enough for the delta path
+        try Disk.file(note, "AAAA")
+        try Disk.file(big, bigFirst)
+        for path in [note, big] { try Disk.setMtime(path, Self.t0, nanoseconds: 100_000_000) }
+        let first = try await lab.push(local, to: remote)
+        #expect(first.failures.isEmpty)
+        #expect(first.filesSent == 2)
+
+        // Rewritten within the same second, same sizes, other bytes: on the remote (whole
+        // seconds) nothing shows it; the nanoseconds of the local mtime do.
+        var bigSecond = bigFirst
+        bigSecond.replaceSubrange(150_000..<150_100, with: Data(repeating: 0x42, count: 100))
+        try Disk.file(note, "BBBB")
+        try Disk.file(big, bigSecond)
+        for path in [note, big] { try Disk.setMtime(path, Self.t0, nanoseconds: 600_000_000) }
+        var dryRun = PushOptions()
+        dryRun.dryRun = true
+        let preview = try await lab.push(local, to: remote, options: dryRun)
+        #expect(preview.plan.filesToSend == 2)
+        let second = try await lab.push(local, to: remote)
+        #expect(second.failures.isEmpty)
+        #expect(second.filesSent == 2)
+        #expect(second.deltaFiles == 1, "big.bin should have gone as a delta")
+        #expect(try Disk.read(remote + "/note.txt") == Data("BBBB".utf8))
+        #expect(try Disk.read(remote + "/big.bin") == bigSecond)
+
+        // The version just sent is not sent again.
+        let third = try await lab.push(local, to: remote)
+        #expect(third.failures.isEmpty)
+        #expect(third.filesSent == 0)
+        #expect(try TreeSnapshot(local).differences(from: TreeSnapshot(remote)).isEmpty)
+        // An edit that also restores the very nanoseconds needs --checksum:
+        // sameSizeSameMtimeEditNeedsChecksum.
+    }
+
     @Test func sameSizeSameMtimeEditNeedsChecksum() async throws {
         let lab = try SyncLab()
         let local = try lab.makeDirectory("local")
         let remote = lab.path("remote")
         try Disk.file(local + "/sneaky.txt", "1234", mtime: Self.t0)
         _ = try await lab.push(local, to: remote)
-        // Same size and mtime, different bytes: the quick check cannot see it...
+        // Same size and mtime to the nanosecond, different bytes: the quick check cannot see it...
         try Disk.file(local + "/sneaky.txt", "abcd", mtime: Self.t0)
         let quick = try await lab.push(local, to: remote)
         #expect(quick.filesSent == 0)

@@ -1,5 +1,6 @@
 // Tests of PushPlanner: what is sent, changed, replaced and deleted, and in which order.
 
+import MuxTestSupport
 import Testing
 @testable import MuxSync
 
@@ -130,6 +131,73 @@ struct PushPlannerUnitTests {
         let p = try plan(local, tree)
         #expect(p.prelude.isEmpty)
         #expect(p.actions == [.setAttributes(path: "mod/a.go", permissions: 0o400, mtime: nil)])
+    }
+
+    // MARK: Same-second edits (the state's record of the local version sent)
+
+    /// Options whose `lastSent` answers `record` for every path.
+    private static func lastSent(_ record: FileRecord?) -> PushPlanOptions {
+        PushPlanOptions(lastSent: { _ in record })
+    }
+
+    /// What muxsync recorded after sending `f("a")` read at nanosecond `ns`.
+    private static func sentRecord(ns: Int32, remoteMtime: Int64 = 1000) -> FileRecord {
+        FileRecord(size: 10, mtime: remoteMtime, localVersion: FileVersion(size: 10, mtime: 1000, nanoseconds: ns))
+    }
+
+    private static func local(ns: Int32, size: UInt64 = 10) -> TreeEntry {
+        var entry = f("a", size: size)
+        entry.mtimeNanoseconds = ns
+        return entry
+    }
+
+    @Test func sameSecondSameSizeEditAfterTheSentVersionUploads() throws {
+        let p = try plan([Self.local(ns: 700)], [f("a")], Self.lastSent(Self.sentRecord(ns: 300)))
+        #expect(p.actions == [.upload(path: "a", size: 10, permissions: 0o644, mtime: 1000)])
+        #expect(p.filesToSend == 1)
+        #expect(p.newFiles == 0)
+    }
+
+    @Test func theVersionThatWasSentIsLeftAlone() throws {
+        let p = try plan([Self.local(ns: 300)], [f("a")], Self.lastSent(Self.sentRecord(ns: 300)))
+        #expect(p.isEmpty)
+    }
+
+    @Test func withoutARecordedLocalVersionTheQuickCheckDecidesAsBefore() throws {
+        let p = try plan([Self.local(ns: 700)], [f("a")], Self.lastSent(FileRecord(size: 10, mtime: 1000)))
+        #expect(p.isEmpty)
+        #expect(try plan([Self.local(ns: 700)], [f("a")], Self.lastSent(nil)).isEmpty)
+    }
+
+    @Test func aRemoteChangedBySomeoneElseIsNotJudgedByTheLocalVersion() throws {
+        // The record says muxsync wrote mtime 999: the remote's 1000 is someone else's.
+        let p = try plan([Self.local(ns: 700)], [f("a")], Self.lastSent(Self.sentRecord(ns: 300, remoteMtime: 999)))
+        #expect(p.isEmpty)
+    }
+
+    @Test func checksumStillComparesContentWhateverTheRecord() throws {
+        var options = Self.lastSent(Self.sentRecord(ns: 300))
+        options.checksum = true
+        let asked = CallRecorder()
+        let p = try plan([Self.local(ns: 700)], [f("a")], options) { path in
+            asked.record(path)
+            return false
+        }
+        #expect(p.isEmpty)
+        #expect(asked.all == ["a"])
+    }
+
+    @Test func recordedVersionComparesSecondsAsTheRemoteHoldsThem() {
+        // Local mtimes beyond what SFTP v3 holds are clamped in the tree; the record keeps
+        // the raw stat: the same version, not an edit.
+        let far = Int64(UInt32.max) + 10
+        let record = FileRecord(size: 1, mtime: Int64(UInt32.max),
+                                localVersion: FileVersion(size: 1, mtime: far, nanoseconds: 5))
+        var local = f("a", size: 1, mtime: Int64(UInt32.max))
+        local.mtimeNanoseconds = 5
+        #expect(!record.localEditedSinceSent(local: local, remote: f("a", size: 1, mtime: Int64(UInt32.max))))
+        local.mtimeNanoseconds = 6
+        #expect(record.localEditedSinceSent(local: local, remote: f("a", size: 1, mtime: Int64(UInt32.max))))
     }
 
     // MARK: Checksum
@@ -307,7 +375,7 @@ struct PushPlannerUnitTests {
         let remote = [d("old"), f("old/x"), f("src/a.c", size: 1), d("src")]
         let first = try plan(local, remote, PushPlanOptions(delete: true))
         for seed in 0..<5 {
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SeededGenerator(seed: UInt64(seed))
             let again = try plan(local.shuffled(using: &rng), remote.shuffled(using: &rng), PushPlanOptions(delete: true))
             #expect(again == first)
         }
@@ -321,15 +389,3 @@ struct PushPlannerUnitTests {
     }
 }
 
-/// A small seeded generator so shuffles are reproducible.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -201,9 +201,10 @@ enum Disk {
         guard mkfifo(path, 0o644) == 0 else { throw DiskError(path: path, what: "mkfifo", code: errno) }
     }
 
-    /// Sets mtime (and atime) without following a symlink.
-    static func setMtime(_ path: String, _ seconds: Int64) throws {
-        var times = [timespec(tv_sec: time_t(seconds), tv_nsec: 0), timespec(tv_sec: time_t(seconds), tv_nsec: 0)]
+    /// Sets mtime (and atime) to `seconds` plus `nanoseconds`, without following a symlink.
+    static func setMtime(_ path: String, _ seconds: Int64, nanoseconds: Int = 0) throws {
+        let time = timespec(tv_sec: time_t(seconds), tv_nsec: nanoseconds)
+        var times = [time, time]
         guard utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
             throw DiskError(path: path, what: "utimensat", code: errno)
         }

@@ -3,23 +3,11 @@
 // was before (reading the final tree for `.changed`, as a consumer does), must reproduce the
 // final tree, and every rename must find its source.
 
+import MuxTestSupport
 import Testing
 @testable import MuxSync
 
 // MARK: - A tiny file-system model
-
-/// A deterministic pseudo-random generator (WatchRNG64), so failures reproduce.
-struct WatchRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Paths to nodes; "" (the root) is implicit.
 struct ModelTree: Equatable {
@@ -62,18 +50,18 @@ struct ModelScript {
     var version = 0
     private let names = ["a", "b", "c", "t"]
 
-    mutating func randomOperation(_ rng: inout WatchRNG) {
+    mutating func randomOperation(_ rng: inout SeededGenerator) {
         for _ in 0..<20 { if tryOperation(Int(rng.next() % 7), &rng) { break } }
     }
 
-    private func newPath(_ rng: inout WatchRNG) -> String? {
+    private func newPath(_ rng: inout SeededGenerator) -> String? {
         let parents = tree.directories.filter { $0.split(separator: "/").count < 3 }
         guard let parent = parents.randomElement(using: &rng), let name = names.randomElement(using: &rng) else { return nil }
         let path = ByteExact.join(parent, name)
         return tree.exists(path) ? nil : path
     }
 
-    private mutating func tryOperation(_ kind: Int, _ rng: inout WatchRNG) -> Bool {
+    private mutating func tryOperation(_ kind: Int, _ rng: inout SeededGenerator) -> Bool {
         switch kind {
         case 0:  // create a file
             guard let path = newPath(&rng) else { return false }
@@ -161,7 +149,7 @@ struct WatchCoalescerModelUnitTests {
         var failures: [String] = []
         var rescans = 0
         for seed in UInt64(1)...3000 {
-            var rng = WatchRNG(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             var script = ModelScript()
             for _ in 0..<6 { script.randomOperation(&rng) }
             let initial = script.tree
@@ -185,7 +173,7 @@ struct WatchCoalescerModelUnitTests {
     @Test func splittingIntoSeveralBatchesGivesTheSameResult() {
         var failures: [String] = []
         for seed in UInt64(5000)...6500 {
-            var rng = WatchRNG(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             var script = ModelScript()
             for _ in 0..<6 { script.randomOperation(&rng) }
             let initial = script.tree

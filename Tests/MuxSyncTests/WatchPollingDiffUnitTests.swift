@@ -1,6 +1,7 @@
 // Tests of PollingDiff (pure): rename detection by inode and the order of observations,
 // with hand-written cases and a property test on random trees with inode numbers.
 
+import MuxTestSupport
 import Testing
 @testable import MuxSync
 
@@ -173,7 +174,7 @@ struct WatchPollingDiffUnitTests {
     @Test func randomTreeChangesReplayToTheNewTree() {
         var failures: [String] = []
         for seed in UInt64(1)...3000 {
-            var rng = WatchRNG(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             var model = StatModel()
             for _ in 0..<8 { model.randomOperation(&rng) }
             let old = model.tree
@@ -199,25 +200,25 @@ private struct StatModel {
     var freed: [UInt64] = []
     let names = ["a", "b", "c"]
 
-    mutating func inode(_ rng: inout WatchRNG) -> UInt64 {
+    mutating func inode(_ rng: inout SeededGenerator) -> UInt64 {
         if !freed.isEmpty && rng.next() % 3 == 0 { return freed.removeLast() }
         nextInode += 1
         return nextInode
     }
 
-    func newPath(_ rng: inout WatchRNG) -> String? {
+    func newPath(_ rng: inout SeededGenerator) -> String? {
         let parents = [""] + tree.nodes.filter { $0.value.isDirectory && $0.key.split(separator: "/").count < 3 }.map(\.key).sorted()
         guard let parent = parents.randomElement(using: &rng), let name = names.randomElement(using: &rng) else { return nil }
         let path = ByteExact.join(parent, name)
         return tree.nodes[path] == nil ? path : nil
     }
 
-    mutating func randomOperation(_ rng: inout WatchRNG) {
+    mutating func randomOperation(_ rng: inout SeededGenerator) {
         clock += 1
         for _ in 0..<20 { if attempt(Int(rng.next() % 7), &rng) { break } }
     }
 
-    private mutating func attempt(_ kind: Int, _ rng: inout WatchRNG) -> Bool {
+    private mutating func attempt(_ kind: Int, _ rng: inout SeededGenerator) -> Bool {
         let files = tree.nodes.filter { !$0.value.isDirectory }.map(\.key).sorted()
         let directories = tree.nodes.filter { $0.value.isDirectory }.map(\.key).sorted()
         switch kind {

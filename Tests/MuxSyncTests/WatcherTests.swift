@@ -5,6 +5,7 @@
 // the real tree. Event sequences are not compared (polling sees less). No timing
 // assertions: waits are generous timeouts.
 
+import MuxTestSupport
 import Foundation
 import Testing
 @testable import MuxSync
@@ -419,7 +420,7 @@ struct WatcherTests {
         let w = WatchedTree(root: t.root, polling: polling)
         try w.start()
         let seed = ProcessInfo.processInfo.environment["WATCH_SEED"].flatMap(UInt64.init) ?? (polling ? 7 : 11)
-        var rng = WatchRNG(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let names = ["a", "b", "c", "d~", "e.swp"]
         var failures: [String] = []
         for round in 0..<6 {
@@ -435,7 +436,7 @@ struct WatcherTests {
     }
 
     /// One random edit below `t` (paths at most three levels deep).
-    static func randomEdit(_ t: WatchScratch, names: [String], _ rng: inout WatchRNG) {
+    static func randomEdit(_ t: WatchScratch, names: [String], _ rng: inout SeededGenerator) {
         func existing(directoriesOnly: Bool) -> [String] {
             let all = (FileManager.default.subpaths(atPath: t.root) ?? []).filter { $0.split(separator: "/").count <= 3 }
             return all.filter { path in
