@@ -45,20 +45,31 @@ public struct DeltaUploader: Sendable {
         let before = try LocalStat.of(fd: fd, path: localPath)
         guard before.isRegularFile else { throw UploadError.notARegularFile(localPath) }
 
+        let channel = client.nextChannel()
+        // The two OPENs of a rebuild (old file, temporary) travel while the local file
+        // is matched: their round trips hide behind the matching pass.
+        let opening: Task<RebuildHandles, Error>? = inPlace ? nil : Task {
+            try await RebuildHandles.open(remotePath, permissions: before.permissions, on: channel)
+        }
+
         // Match: one streaming pass over the local file.
         let matcher = DeltaMatcher(oldSignature: old, expectedNewLength: before.size)
         let file = LocalFile(fd: fd, path: localPath)
         var offset: UInt64 = 0
-        while offset < before.size {
-            let chunk = try file.read(at: offset, count: Int(min(4 << 20, before.size - offset)))
-            if chunk.isEmpty { break }
-            matcher.append(chunk)
-            offset += UInt64(chunk.count)
+        do {
+            while offset < before.size {
+                let chunk = try file.read(at: offset, count: Int(min(4 << 20, before.size - offset)))
+                if chunk.isEmpty { break }
+                matcher.append(chunk)
+                offset += UInt64(chunk.count)
+            }
+        } catch {
+            if let handles = try? await opening?.value { await handles.abandon(on: channel, closing: true) }
+            throw error
         }
         let delta = matcher.finish()
         let attributes = SFTPAttributes(permissions: before.permissions,
                                         atime: UInt32(clamping: before.mtime), mtime: UInt32(clamping: before.mtime))
-        let channel = client.nextChannel()
         // Literal bytes are read again while sending: the file must still be the
         // version that was matched when the rebuilt copy replaces the old one.
         let unchanged: @Sendable () throws -> Void = {
@@ -67,12 +78,13 @@ public struct DeltaUploader: Sendable {
                 throw UploadError.keptChanging(localPath, "changed while being sent")
             }
         }
-        if inPlace {
+        if let opening {
+            try await rebuild(delta.operations, file: file, into: try await opening.value, remotePath: remotePath,
+                              newLength: before.size, attributes: attributes, channel: channel, progress: progress,
+                              unchanged: unchanged)
+        } else {
             try await rewriteInPlace(delta.operations, file: file, remotePath: remotePath, newLength: before.size,
                                      attributes: attributes, channel: channel, progress: progress)
-        } else {
-            try await rebuild(delta.operations, file: file, remotePath: remotePath, newLength: before.size,
-                              attributes: attributes, channel: channel, progress: progress, unchanged: unchanged)
         }
         let after = try LocalStat.of(fd: fd, path: localPath)
         if after.size != before.size || after.mtime != before.mtime || after.mtimeNanoseconds != before.mtimeNanoseconds {
@@ -84,43 +96,46 @@ public struct DeltaUploader: Sendable {
 
     // MARK: Atomic rebuild
 
-    private func rebuild(_ operations: [DeltaOperation], file: LocalFile, remotePath: String, newLength: UInt64,
-                         attributes: SFTPAttributes, channel: SFTPChannel,
+    /// Sends the operations, then, in the same flight, FSTAT (the rebuilt size must
+    /// be exactly the new length before it replaces anything), FSETSTAT and both
+    /// CLOSEs; the RENAME goes only once all of them answered OK.
+    private func rebuild(_ operations: [DeltaOperation], file: LocalFile, into handles: RebuildHandles,
+                         remotePath: String, newLength: UInt64, attributes: SFTPAttributes, channel: SFTPChannel,
                          progress: (@Sendable (Int) -> Void)?, unchanged: () throws -> Void) async throws {
-        let temporary = RemotePath.join(RemotePath.parent(remotePath), TemporaryName.upload(for: RemotePath.name(remotePath)))
-        let source = try await channel.open(remotePath, flags: [.read])
-        let target: SFTPHandle
+        let (source, target, temporary) = (handles.source, handles.target, handles.temporary)
+        // Once the last flight left, the server has closed both handles whatever the
+        // outcome: they must not be closed again (sftp-server reuses handle numbers,
+        // so a second CLOSE could end another file's transfer on this channel).
+        var lastFlightSent = false
         do {
-            target = try await channel.open(temporary, flags: [.write, .create, .truncate],
-                                            attributes: SFTPAttributes(permissions: attributes.permissions))
-        } catch {
-            _ = try? await channel.close(source)
-            throw error
-        }
-        do {
-            try await send(operations, file: file, source: source, target: target, channel: channel, progress: progress)
-            // The rebuilt size must be exactly the new length before it replaces anything.
-            let written = try await channel.fstat(target)
+            let trailer: [SFTPRequest] = [.fstat(handle: target.bytes), .fsetstat(handle: target.bytes, attributes: attributes),
+                                          .close(handle: target.bytes), .close(handle: source.bytes)]
+            let tail = try await send(operations, file: file, source: source, target: target, channel: channel,
+                                      progress: progress, trailer: trailer, trailerSent: &lastFlightSent)
+            guard case .attrs(_, let written) = tail[0] else {
+                try SFTPReplyCheck.ok(tail[0], "fstat", temporary)
+                throw TransportError(.sftp, "unexpected reply to fstat of \(temporary)")
+            }
             guard written.size == newLength else {
                 throw SFTPError(operation: "rebuild", path: remotePath,
                                 status: SFTPStatus(code: .failure, message: "rebuilt \(written.size ?? 0) bytes, expected \(newLength)"))
             }
-            let replies = try await channel.sendBatch([.fsetstat(handle: target.bytes, attributes: attributes),
-                                                       .close(handle: target.bytes), .close(handle: source.bytes)])
-            for reply in replies { try SFTPReplyCheck.ok(reply, "finish", temporary) }
+            for reply in tail.dropFirst() { try SFTPReplyCheck.ok(reply, "finish", temporary) }
             try unchanged()
             try await channel.rename(temporary, to: remotePath)
         } catch {
-            _ = try? await channel.sendBatch([.close(handle: target.bytes), .close(handle: source.bytes)])
-            _ = try? await channel.remove(temporary)
+            await handles.abandon(on: channel, closing: !lastFlightSent)
             throw error
         }
     }
 
     /// copy-data for matched ranges, WRITE for literal runs; all pipelined on
     /// one channel (copy-data needs both handles on the same sftp-server).
+    /// `trailer` goes in the last flight; its replies are returned unchecked.
+    @discardableResult
     private func send(_ operations: [DeltaOperation], file: LocalFile, source: SFTPHandle, target: SFTPHandle,
-                      channel: SFTPChannel, progress: (@Sendable (Int) -> Void)?) async throws {
+                      channel: SFTPChannel, progress: (@Sendable (Int) -> Void)?,
+                      trailer: [SFTPRequest] = [], trailerSent: inout Bool) async throws -> [SFTPReply] {
         let chunk = UInt64(channel.limits.writeChunkLength(handleLength: target.bytes.count))
         var newOffset: UInt64 = 0
         var requests: [SFTPRequest] = []
@@ -149,15 +164,22 @@ public struct DeltaUploader: Sendable {
                 pendingBytes = 0
             }
         }
-        try await flush(&requests, channel: channel)
+        trailerSent = true
+        let tail = try await flush(&requests, channel: channel, trailer: trailer)
         progress?(pendingBytes)
+        return tail
     }
 
-    private func flush(_ requests: inout [SFTPRequest], channel: SFTPChannel) async throws {
-        guard !requests.isEmpty else { return }
-        let replies = try await channel.sendBatch(requests)
-        for reply in replies { try SFTPReplyCheck.ok(reply, "rebuild", nil) }
+    /// Sends `requests` + `trailer` in one flight; checks the requests' replies,
+    /// returns the trailer's.
+    @discardableResult
+    private func flush(_ requests: inout [SFTPRequest], channel: SFTPChannel,
+                       trailer: [SFTPRequest] = []) async throws -> [SFTPReply] {
+        guard !requests.isEmpty || !trailer.isEmpty else { return [] }
+        let replies = try await channel.sendBatch(requests + trailer)
+        for reply in replies.prefix(requests.count) { try SFTPReplyCheck.ok(reply, "rebuild", nil) }
         requests.removeAll(keepingCapacity: true)
+        return Array(replies.suffix(trailer.count))
     }
 
     // MARK: In place
@@ -180,7 +202,9 @@ public struct DeltaUploader: Sendable {
                 }
                 newOffset += operation.length
             }
-            try await send(literal, file: file, source: handle, target: handle, channel: channel, progress: progress)
+            var sent = false
+            try await send(literal, file: file, source: handle, target: handle, channel: channel, progress: progress,
+                           trailerSent: &sent)
             var final = attributes
             final.size = newLength
             try await channel.fsetstat(handle, final)
@@ -189,6 +213,42 @@ public struct DeltaUploader: Sendable {
             _ = try? await channel.close(handle)
             throw error
         }
+    }
+}
+
+// MARK: - The two handles of a rebuild
+
+/// The old file open for reading and its temporary sibling open for writing.
+struct RebuildHandles: Sendable {
+    let source: SFTPHandle
+    let target: SFTPHandle
+    let temporary: String
+
+    /// Opens both at once (one round trip); if either fails, the other is closed and
+    /// the temporary removed.
+    static func open(_ remotePath: String, permissions: UInt32, on channel: SFTPChannel) async throws -> RebuildHandles {
+        let temporary = RemotePath.join(RemotePath.parent(remotePath), TemporaryName.upload(for: RemotePath.name(remotePath)))
+        async let sourceOpen = channel.open(remotePath, flags: [.read])
+        async let targetOpen = channel.open(temporary, flags: [.write, .create, .truncate],
+                                            attributes: SFTPAttributes(permissions: permissions))
+        var failure: Error?
+        var source: SFTPHandle?
+        var target: SFTPHandle?
+        do { source = try await sourceOpen } catch { failure = error }
+        do { target = try await targetOpen } catch { failure = failure ?? error }
+        if let source, let target { return RebuildHandles(source: source, target: target, temporary: temporary) }
+        if let source { _ = try? await channel.close(source) }
+        if let target {
+            _ = try? await channel.close(target)
+            _ = try? await channel.remove(temporary)
+        }
+        throw failure ?? TransportError(.sftp, "could not open \(remotePath) for a rebuild")
+    }
+
+    /// Closes both handles (unless the server already has) and removes the temporary.
+    func abandon(on channel: SFTPChannel, closing: Bool) async {
+        if closing { _ = try? await channel.sendBatch([.close(handle: target.bytes), .close(handle: source.bytes)]) }
+        _ = try? await channel.remove(temporary)
     }
 }
 
