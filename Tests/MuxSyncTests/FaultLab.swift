@@ -295,9 +295,21 @@ func eventually(_ seconds: Double, _ condition: () throws -> Bool) async -> Bool
 }
 
 /// The regular files under `root` (relative path -> content), temporaries excluded.
+/// Right after a cut, the server may still be running requests that arrived before it
+/// (a temporary removed or renamed while the tree is walked): a walk that trips over a
+/// vanished entry is taken again, a few times.
 func regularFiles(under root: String) throws -> [String: Data] {
+    var snapshot: TreeSnapshot?
+    for attempt in 1...20 {
+        do {
+            snapshot = try TreeSnapshot(root)
+            break
+        } catch where attempt < 20 {
+            usleep(100_000)
+        }
+    }
     var result: [String: Data] = [:]
-    for (key, node) in try TreeSnapshot(root).nodes {
+    for (key, node) in snapshot?.nodes ?? [:] {
         guard let data = node.contents else { continue }
         if key.string.split(separator: "/").last?.hasPrefix(".muxsync.") == true { continue }
         result[key.string] = data
