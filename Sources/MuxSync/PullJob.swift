@@ -195,12 +195,16 @@ public struct PullJob: Sendable {
         let marker = ResumeMarker(path: partial + TemporaryName.offsetSuffix, fd: fd)
         let offset = min(marker.read(), entry.size)
         let resumed = offset > 0
+        // Nothing past the durable prefix is trusted: dropping it leaves a hole there, so
+        // all-zero blocks need not be written (a sparse remote file stays sparse).
+        guard ftruncate(fd, off_t(offset)) == 0 else { throw LocalIOError(path: partial, operation: "truncate", errno: errno) }
         progress.startFile(relative)
         progress.addBytes(offset)
         let sink = progress
         let received: UInt64
         do {
             received = try await client.download(remote, length: entry.size, from: offset, into: fd, localPath: partial,
+                                                 zeroBlocksAsHoles: true,
                                                  progress: { sink.addBytes(UInt64($0)) },
                                                  watermark: { marker.advance(to: $0) })
         } catch {
