@@ -258,7 +258,7 @@ struct FaultInputTests {
 
     @Test(arguments: [
         ("Port notaport", "line 3"),
-        ("Port 99999", "line 3"),
+        ("Port 99999", "line 3: Port '99999' is out of range"),
         ("IdentitiesOnly maybe", "line 3"),
         ("Include /nonexistent/dir/*.conf\nHostName \"unterminated", "line 4"),
     ])
@@ -354,7 +354,8 @@ struct FaultInputTests {
             (["push", "--channels", "0", "-F", config, local, destination], "--channels"),
             (["push", "--channels", "17", "-F", config, local, destination], "--channels"),
             (["push", "--channels", "many", "-F", config, local, destination], "channels"),
-            (["push", "--max-delete", "-1", "-F", config, local, destination], "max-delete"),
+            (["push", "--max-delete", "-1", "-F", config, local, destination], "--max-delete must be 0 or more (got -1)"),
+            (["push", "--channels", "-2", "-F", config, local, destination], "--channels must be between 1 and 16 (got -2)"),
             (["push", "--frobnicate", "-F", config, local, destination], "frobnicate"),
             (["push", "-F", config, local, SSHDServer.hostAlias + ":"], "no remote path"),
             (["push", "-F", config, local, ":" + lab.path("remote")], "destination"),
