@@ -62,6 +62,10 @@ struct FaultCrashTests {
             child.signal(SIGKILL)
             let end = child.wait(timeout: 30)
             proxy.bandwidth = nil
+            // The server still runs what reached it before the kill (renames included): look
+            // only once its session has closed the connection.
+            let drained = await eventually(60) { proxy.statistics.active == 0 }
+            #expect(drained, "round \(round): the killed run's connection is still open")
             #expect(writing, "round \(round): no temporary ever appeared on the remote")
             if end == .signaled(SIGKILL) {
                 killed += 1
