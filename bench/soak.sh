@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Soak and fault run for humans: the fault suites (Tests/MuxSyncTests/Fault*Tests.swift) with
-# the slow settings: 50 random cuts of a 500-file push, 25 cut pulls, 20 watch cuts, a sparse
-# 5 GiB push with the CLI's peak memory measured, and every other fault and bad-input case.
-# Takes about 5 minutes on 2 cores (the network suite and the 5 GiB file about 2.5 of them)
-# and needs about 6 GB free in $TMPDIR (or /tmp).
+# the slow settings: 50 random cuts of a 500-file push, 25 cut pulls, 20 watch cuts, 12 pushes
+# of the CLI killed with SIGKILL, 15 watch rounds through a jittery, bandwidth-capped link, a
+# sparse 5 GiB file pushed (CLI peak memory measured) and pulled back (holes kept both ways),
+# and every other fault and bad-input case. Takes about 7 minutes on 2 cores (the network
+# suite and the 5 GiB file about 3.5 of them). The 5 GiB file and its copies are sparse, so
+# little disk is needed.
+#
+# No netem here: `tc qdisc add dev lo root netem ...` fails with "Specified qdisc kind is
+# unknown" (the kernel lacks sch_netem), so packet loss and jitter come from the test proxy
+# (DelayProxy.jitter / .bandwidth) inside the suites, never from tc.
 #
 # Usage:
 #   bench/soak.sh                       # everything, seed from the tests

@@ -51,7 +51,7 @@ enum ConfigValueParser {
         case "hostkeyalias": return .hostKeyAlias(value)
         case "port":
             guard let port = parsePort(value) else {
-                throw fail("\(name) '\(value)' is not a number (expected 1-65535)")
+                throw fail("\(name) '\(value)' \(portProblem(value)) (expected 1-65535)")
             }
             return .port(port)
         case "connecttimeout", "serveraliveinterval":
@@ -89,6 +89,11 @@ enum ConfigValueParser {
     // MARK: Scalars
 
     /// A decimal port 1-65535 (OpenSSH also accepts service names; muxsync does not).
+    /// Why `s` is no port: "is out of range" for digits outside 1-65535, else "is not a number".
+    static func portProblem(_ s: String) -> String {
+        !s.isEmpty && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ? "is out of range" : "is not a number"
+    }
+
     static func parsePort(_ s: String) -> Int? {
         guard let n = parseDecimal(s), (1...65535).contains(n) else { return nil }
         return n

@@ -226,7 +226,7 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
         var port: Int?
         if let portText, !portText.isEmpty {
             guard let p = ConfigValueParser.parsePort(portText) else {
-                throw RemoteSpecError(input: input, message: "port '\(portText)' is not a number (expected 1-65535)")
+                throw RemoteSpecError(input: input, message: "port '\(portText)' \(ConfigValueParser.portProblem(portText)) (expected 1-65535)")
             }
             port = p
         }

@@ -80,20 +80,46 @@ final class ResumeMarker: @unchecked Sendable {
         if due { flush() }
     }
 
-    /// Makes the data durable, then records the prefix.
-    func flush() {
-        let target = state.withLock { $0.pending }
-        guard target > state.withLock({ $0.durable }) else { return }
+    /// Makes the data durable, then records the prefix. `final`: the download has stopped
+    /// (no write is in flight), so on a full disk the partial may be cut back to make room
+    /// for the marker: first what lies past the prefix (fetched again anyway), then, if
+    /// that frees nothing, up to 64 KiB of the prefix itself.
+    func flush(final: Bool = false) {
+        let (target, durable) = state.withLock { ($0.pending, $0.durable) }
+        guard target > durable else { return }
         #if canImport(Darwin)
         guard fsync(fd) == 0 else { return }
         #else
         guard fdatasync(fd) == 0 else { return }
         #endif
-        let text = "\(target) \(target ^ 0x6d75_7873_796e_6321)\n"
+        var recorded = target
+        var failure = store(recorded)
+        if failure != 0 && final && LocalSpace.isFull(failure) && ftruncate(fd, off_t(recorded)) == 0 {
+            failure = store(recorded)
+            if failure != 0 && LocalSpace.isFull(failure) {
+                recorded = max(durable, (recorded - min(recorded, 64 << 10)) & ~4095)
+                guard recorded > durable, ftruncate(fd, off_t(recorded)) == 0 else { return }
+                failure = store(recorded)
+            }
+        }
+        guard failure == 0 else { return }
+        state.withLock { $0.durable = max($0.durable, recorded) }
+    }
+
+    /// Writes "OFFSET CHECK" to a temporary beside the marker and renames it over;
+    /// returns 0 or the errno of the step that failed.
+    private func store(_ offset: UInt64) -> Int32 {
+        let bytes = Array("\(offset) \(offset ^ 0x6d75_7873_796e_6321)\n".utf8)
         let temporary = path + ".new"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)),
-              rename(temporary, path) == 0 else { return }
-        state.withLock { $0.durable = max($0.durable, target) }
+        let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard out >= 0 else { return errno }
+        let written = bytes.withUnsafeBytes { write(out, $0.baseAddress, $0.count) }
+        let writeError = written == bytes.count ? 0 : (written < 0 ? errno : ENOSPC)
+        close(out)
+        if writeError == 0 && rename(temporary, path) == 0 { return 0 }
+        let failure = writeError != 0 ? writeError : errno
+        unlink(temporary)
+        return failure
     }
 
     func remove() { unlink(path) }

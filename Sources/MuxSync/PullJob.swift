@@ -188,28 +188,44 @@ public struct PullJob: Sendable {
         LocalLinks.removeStalePartials(of: name, in: directory, keeping: partialName)
 
         let fd = open(partial, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LocalIOError(path: partial, operation: "create", errno: errno) }
+        guard fd >= 0 else {
+            let code = errno
+            if LocalSpace.isFull(code) { throw LocalSpace.Full(directory: directory, partialName: partialName, kept: 0, size: entry.size) }
+            throw LocalIOError(path: partial, operation: "create", errno: code)
+        }
         defer { close(fd) }
         // Chunks arrive out of order, so the partial's size says nothing; the
         // side file records how far the file is complete (and durable).
         let marker = ResumeMarker(path: partial + TemporaryName.offsetSuffix, fd: fd)
         let offset = min(marker.read(), entry.size)
         let resumed = offset > 0
+        // Nothing past the durable prefix is trusted: dropping it leaves a hole there, so
+        // all-zero blocks need not be written (a sparse remote file stays sparse).
+        guard ftruncate(fd, off_t(offset)) == 0 else { throw LocalIOError(path: partial, operation: "truncate", errno: errno) }
         progress.startFile(relative)
         progress.addBytes(offset)
         let sink = progress
         let received: UInt64
         do {
             received = try await client.download(remote, length: entry.size, from: offset, into: fd, localPath: partial,
+                                                 zeroBlocksAsHoles: true,
                                                  progress: { sink.addBytes(UInt64($0)) },
                                                  watermark: { marker.advance(to: $0) })
         } catch {
-            marker.flush()
+            marker.flush(final: true)
+            let kept = marker.read()
+            if kept == 0 { unlink(partial) }  // nothing to resume from: free its space now
+            if let io = error as? LocalIOError, LocalSpace.isFull(io.errno) {
+                throw LocalSpace.Full(directory: directory, partialName: partialName, kept: kept, size: entry.size)
+            }
             throw error
         }
         marker.remove()
         guard ftruncate(fd, off_t(entry.size)) == 0, fsync(fd) == 0 else {
-            throw LocalIOError(path: partial, operation: "finish", errno: errno)
+            let code = errno
+            unlink(partial)  // its resume marker is gone already: useless, and it may hold much space
+            if LocalSpace.isFull(code) { throw LocalSpace.Full(directory: directory, partialName: partialName, kept: 0, size: entry.size) }
+            throw LocalIOError(path: partial, operation: "finish", errno: code)
         }
         _ = fchmod(fd, mode_t(entry.permissions))
         var times = [timespec(tv_sec: time_t(entry.mtime), tv_nsec: 0), timespec(tv_sec: time_t(entry.mtime), tv_nsec: 0)]

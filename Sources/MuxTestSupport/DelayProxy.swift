@@ -8,8 +8,9 @@ import Darwin
 // MARK: - DelayProxy
 
 /// A TCP proxy on 127.0.0.1 that delays each direction by a one-way delay without limiting
-/// throughput, counts bytes, and injects faults: the kernel here has no netem, so tests and
-/// benches put this between a client and the private sshd to get a real round-trip time.
+/// throughput, counts bytes, and injects faults (cuts, refusals, stalls) and a poor link
+/// (`jitter`: bursts with random pauses; `bandwidth`: a cap): the kernel here has no netem,
+/// so tests and benches put this between a client and the private sshd instead.
 ///
 /// Threads: one accept thread, plus two per connection (one per direction; see
 /// `ProxyConnection`). Blocking-style threads keep each direction's loop trivial (one source,
@@ -157,6 +158,31 @@ public final class DelayProxy: Sendable {
     public var stall: Bool {
         get { core.control.stalled }
         set { core.updateControl { $0.stalled = newValue } }
+    }
+
+    // MARK: Link quality
+
+    /// Bursts with random pauses: after each burst it forwards, a direction of a connection
+    /// holds what it reads for a random 0...`jitter` seconds (seeded: `jitterSeed`), then
+    /// forwards everything due at once. 0 turns it off. TCP hides packet loss from both ends;
+    /// what they see of a lossy, jittery link is this: data in bursts, pauses of varying length.
+    public var jitter: TimeInterval {
+        get { Double(core.control.jitterMaxNanoseconds) / 1e9 }
+        set { core.updateControl { $0.jitterMaxNanoseconds = Self.nanoseconds(newValue) } }
+    }
+
+    /// The seed of the jitter pauses (mixed with each connection's number and direction).
+    public var jitterSeed: UInt64 {
+        get { core.control.jitterSeed }
+        set { core.updateControl { $0.jitterSeed = newValue } }
+    }
+
+    /// Caps each direction of each connection at this many bytes per second (a token bucket
+    /// of 20 ms, a buffer of about 250 ms so TCP's flow control pushes back on the sender);
+    /// nil: unlimited.
+    public var bandwidth: Int? {
+        get { core.control.bytesPerSecond > 0 ? core.control.bytesPerSecond : nil }
+        set { core.updateControl { $0.bytesPerSecond = max(0, newValue ?? 0) } }
     }
 
     private static func nanoseconds(_ seconds: TimeInterval) -> UInt64 {

@@ -116,6 +116,7 @@ final class ProxyConnection: @unchecked Sendable {
         let source = direction == .up ? clientFD : serverFD
         let destination = direction == .up ? serverFD : clientFD
         var queue = ChunkQueue()
+        var shaper = LinkShaper(seed: core.control.jitterSeed &+ UInt64(id) &* 2 &+ (direction == .up ? 0 : 1))
         var sourceClosed = false
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readSize, alignment: 16)
         defer { buffer.deallocate() }
@@ -125,8 +126,11 @@ final class ProxyConnection: @unchecked Sendable {
             var now = monotonicNanoseconds()
             var flush = FlushResult.idle
             if !control.stalled {
-                flush = self.flush(&queue, to: destination, now: now, direction: direction)
+                var budget = control.isShaped ? shaper.budget(now: now, control: control) : Int.max
+                let before = budget
+                flush = self.flush(&queue, to: destination, now: now, direction: direction, budget: &budget)
                 if flush == .failed { return abort() }
+                if control.isShaped { shaper.spent(before - budget, now: now, control: control) }
             }
             if sourceClosed && queue.isEmpty {
                 shutdown(destination, Int32(SHUT_WR))
@@ -134,7 +138,7 @@ final class ProxyConnection: @unchecked Sendable {
             }
 
             var entries = [pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-            let wantRead = !sourceClosed && !control.stalled && queue.byteCount < control.maxQueuedBytes
+            let wantRead = !sourceClosed && !control.stalled && queue.byteCount < control.queueBound
             if wantRead { entries.append(pollfd(fd: source, events: Int16(POLLIN), revents: 0)) }
             if flush == .blocked { entries.append(pollfd(fd: destination, events: Int16(POLLOUT), revents: 0)) }
             var timeout: Int32 = 50
@@ -155,7 +159,7 @@ final class ProxyConnection: @unchecked Sendable {
             } else {
                 now = monotonicNanoseconds()
                 var offset = 0
-                if control.delayNanoseconds == 0 && queue.isEmpty {
+                if control.delayNanoseconds == 0 && queue.isEmpty && !control.isShaped {
                     switch send(UnsafeRawBufferPointer(start: buffer, count: count), to: destination, direction: direction) {
                     case .reset: return abort()
                     case .wait: break
@@ -169,18 +173,23 @@ final class ProxyConnection: @unchecked Sendable {
         }
     }
 
-    /// Writes every due chunk until the queue is empty, nothing more is due, or the socket is full.
+    /// Writes every due chunk until the queue is empty, nothing more is due, the socket is
+    /// full, or `budget` bytes went out (then `.paused`; `budget` is lowered by what was written).
     private func flush(_ queue: inout ChunkQueue, to destination: Int32, now: UInt64,
-                       direction: DelayProxy.Direction) -> FlushResult {
+                       direction: DelayProxy.Direction, budget: inout Int) -> FlushResult {
         while let due = queue.headDue, due <= now {
+            if budget <= 0 { return .paused }
             var outcome = SendOutcome.reset
             var wanted = 0
+            let allowed = budget
             _ = queue.withHead { bytes in
-                wanted = bytes.count
-                outcome = send(bytes, to: destination, direction: direction)
+                let limited = UnsafeRawBufferPointer(rebasing: bytes.prefix(allowed))
+                wanted = limited.count
+                outcome = send(limited, to: destination, direction: direction)
                 if case let .wrote(count) = outcome { return count }
                 return 0
             }
+            if case let .wrote(count) = outcome { budget -= count }
             switch outcome {
             case .reset: return .failed
             case .wait: return .paused

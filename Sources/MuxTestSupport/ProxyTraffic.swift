@@ -96,6 +96,56 @@ struct ProxyControl: Sendable {
     var refuseNew = false
     /// The proxy is shutting down.
     var stopped = false
+    /// Longest pause after a burst, in nanoseconds (0: no jitter).
+    var jitterMaxNanoseconds: UInt64 = 0
+    /// Seed of the pauses (mixed with the connection id and direction).
+    var jitterSeed: UInt64 = 0x6A17_7E55
+    /// Bytes per second per direction and connection (0: unlimited).
+    var bytesPerSecond = 0
+
+    /// True when bytes must go through the queue (jitter or a bandwidth cap).
+    var isShaped: Bool { jitterMaxNanoseconds > 0 || bytesPerSecond > 0 }
+
+    /// What a direction may hold before it stops reading: with a bandwidth cap, about a
+    /// quarter second of traffic (a link's buffer, so TCP's flow control reaches the sender
+    /// instead of megabytes piling up behind the cap).
+    var queueBound: Int {
+        bytesPerSecond > 0 ? min(maxQueuedBytes, max(64 << 10, bytesPerSecond / 4)) : maxQueuedBytes
+    }
+}
+
+// MARK: - LinkShaper
+
+/// The jitter and bandwidth state of one direction of one connection: when the next burst
+/// may go, and how many bytes the token bucket allows now.
+struct LinkShaper {
+    private var holdUntil: UInt64 = 0
+    private var tokens = 0.0
+    private var refilled: UInt64 = 0
+    private var random: SeededGenerator
+
+    init(seed: UInt64) { random = SeededGenerator(seed: seed) }
+
+    /// Bytes that may be written at `now` (0 while holding; Int.max when nothing limits).
+    mutating func budget(now: UInt64, control: ProxyControl) -> Int {
+        if now < holdUntil { return 0 }
+        guard control.bytesPerSecond > 0 else { return Int.max }
+        let rate = Double(control.bytesPerSecond)
+        let burst = max(16_384, rate / 50)  // at most 20 ms of traffic at once
+        if refilled == 0 { tokens = burst }
+        if refilled > 0, now > refilled { tokens = min(burst, tokens + rate * Double(now - refilled) / 1e9) }
+        refilled = now
+        return Int(tokens)
+    }
+
+    /// Charges `written` bytes; after a burst that moved bytes, draws the next pause.
+    mutating func spent(_ written: Int, now: UInt64, control: ProxyControl) {
+        guard written > 0 else { return }
+        if control.bytesPerSecond > 0 { tokens -= Double(written) }
+        if control.jitterMaxNanoseconds > 0 {
+            holdUntil = now &+ random.next() % (control.jitterMaxNanoseconds + 1)
+        }
+    }
 }
 
 // MARK: - ChunkQueue

@@ -48,9 +48,14 @@ public struct LocalFile: @unchecked Sendable {
 
     /// Writes all of `bytes` at `offset`.
     public func write(_ bytes: [UInt8], at offset: UInt64) throws {
+        try bytes.withUnsafeBytes { try write($0, at: offset) }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        guard let base = bytes.baseAddress else { return }
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }
+            let n = pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw LocalIOError(path: path, operation: "write", errno: errno)
@@ -58,6 +63,56 @@ public struct LocalFile: @unchecked Sendable {
             done += n
         }
     }
+
+    // MARK: Holes
+
+    /// File-system blocks checked for zeros when writing holes.
+    static let holeBlock = 4096
+    private static let zeros = [UInt8](repeating: 0, count: holeBlock)
+
+    /// Writes `bytes` at `offset` but leaves every all-zero 4 KiB block (aligned to the
+    /// file's offsets) unwritten. Only for a region that holds nothing yet (past the end of
+    /// the file, or a hole): what is skipped then reads as zeros and takes no disk space.
+    public func writeSkippingZeroBlocks(_ bytes: [UInt8], at offset: UInt64) throws {
+        try bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var runStart = -1  // start of the pending non-zero run
+            var position = 0
+            while position < raw.count {
+                let boundary = Self.holeBlock - Int((offset + UInt64(position)) % UInt64(Self.holeBlock))
+                let length = min(boundary, raw.count - position)
+                let isZero = Self.zeros.withUnsafeBytes { zeros in
+                    zeros.baseAddress.map { memcmp(base + position, $0, length) == 0 } ?? false
+                }
+                if isZero, runStart >= 0 {
+                    try write(UnsafeRawBufferPointer(rebasing: raw[runStart..<position]), at: offset + UInt64(runStart))
+                    runStart = -1
+                } else if !isZero, runStart < 0 {
+                    runStart = position
+                }
+                position += length
+            }
+            if runStart >= 0 {
+                try write(UnsafeRawBufferPointer(rebasing: raw[runStart...]), at: offset + UInt64(runStart))
+            }
+        }
+    }
+
+    /// True when the `count` bytes at `offset` lie in a hole of the file (SEEK_DATA finds no
+    /// data before their end). False when unsure: file systems without SEEK_DATA report the
+    /// whole file as data.
+    public func isHole(at offset: UInt64, count: Int) -> Bool {
+        let next = lseek(fd, off_t(offset), Self.seekData)
+        if next < 0 { return errno == ENXIO }  // no data at or after `offset`
+        return UInt64(next) >= offset + UInt64(count)
+    }
+
+    // Glibc's module does not export SEEK_DATA (it needs _GNU_SOURCE); the values differ by OS.
+    #if os(Linux)
+    private static let seekData: Int32 = 3
+    #else
+    private static let seekData: Int32 = SEEK_DATA
+    #endif
 }
 
 /// A local file operation that failed.
@@ -129,8 +184,12 @@ extension SFTPClient {
     /// Writes `length` bytes of the open local file `fd` (from offset 0) to
     /// `remotePath`, creating or truncating it with `permissions`. Large files
     /// are striped over the pool's channels, each with its own handle, starting
-    /// at once on the first and adding channels as they open.
-    /// Returns the bytes sent. The caller owns atomicity (write a temp, rename).
+    /// at once on the first and adding channels as they open. Chunks that lie in
+    /// a hole of the local file (SEEK_DATA) are not sent: the new remote file
+    /// reads zeros there, and its size is set at the end, so it has the same
+    /// holes where the remote file system supports them.
+    /// Returns the bytes of the file (holes included). The caller owns atomicity
+    /// (write a temp, rename).
     public func upload(fd: Int32, localPath: String, length: UInt64, to remotePath: String, permissions: UInt32,
                        tuning: TransferTuning = TransferTuning(),
                        progress: (@Sendable (Int) -> Void)? = nil) async throws -> UInt64 {
@@ -141,6 +200,7 @@ extension SFTPClient {
                                                attributes: SFTPAttributes(permissions: permissions))
         let chunk = UInt64(first.limits.writeChunkLength(handleLength: firstHandle.bytes.count))
         let chunkCount = Int((length + chunk - 1) / chunk)
+        let skippedHoles = Locked(false)
         let others: [SFTPHandle]
         do {
             others = try await lanes(chunks: chunkCount, first: firstHandle,
@@ -149,10 +209,18 @@ extension SFTPClient {
                                      openHandle: { try await $0.open(remotePath, flags: [.write], attributes: .empty) },
                                      work: { handle, index in
                                          let offset = UInt64(index) * chunk
-                                         let bytes = try local.read(at: offset, count: Int(min(chunk, length - offset)))
+                                         let count = Int(min(chunk, length - offset))
+                                         if local.isHole(at: offset, count: count) {
+                                             skippedHoles.withLock { $0 = true }
+                                             progress?(count)
+                                             return
+                                         }
+                                         let bytes = try local.read(at: offset, count: count)
                                          try await handle.channel.write(handle, offset: offset, data: bytes)
                                          progress?(bytes.count)
                                      })
+            // Every write has been answered: a trailing hole still needs the file's length.
+            if skippedHoles.withLock({ $0 }) { try await first.fsetstat(firstHandle, SFTPAttributes(size: length)) }
         } catch {
             _ = try? await first.close(firstHandle)
             throw error
@@ -169,8 +237,11 @@ extension SFTPClient {
     /// bytes received. Throws if the remote file turns out shorter than
     /// `length`. Chunks land out of order; `watermark` hears each new end of
     /// the complete prefix (everything before it is written), which is where
-    /// a resume may start.
+    /// a resume may start. With `zeroBlocksAsHoles` (the local file must hold
+    /// nothing past `offset`), all-zero 4 KiB blocks are not written, so they
+    /// stay holes; the caller sets the final length.
     public func download(_ remotePath: String, length: UInt64, from offset: UInt64 = 0, into fd: Int32, localPath: String,
+                         zeroBlocksAsHoles: Bool = false,
                          tuning: TransferTuning = TransferTuning(),
                          progress: (@Sendable (Int) -> Void)? = nil,
                          watermark: (@Sendable (UInt64) -> Void)? = nil) async throws -> UInt64 {
@@ -208,7 +279,11 @@ extension SFTPClient {
                                                  throw SFTPError(operation: "read", path: remotePath,
                                                                  status: SFTPStatus(code: .eof, message: "the file shrank while being read"))
                                              }
-                                             try local.write(bytes, at: position)
+                                             if zeroBlocksAsHoles {
+                                                 try local.writeSkippingZeroBlocks(bytes, at: position)
+                                             } else {
+                                                 try local.write(bytes, at: position)
+                                             }
                                              position += UInt64(bytes.count)
                                              progress?(bytes.count)
                                          }

@@ -193,8 +193,15 @@ struct SessionSetup {
 
         if libssh2_session_handshake(session, libssh2_socket_t(fd)) != 0 {
             let last = LibSSH2.lastError(session)
+            // A closed, reset or silent socket says nothing about the server's ciphers.
+            let socketLost = [LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_SEND,
+                              LIBSSH2_ERROR_TIMEOUT].contains(libssh2_session_last_errno(session))
             throw TransportError(.handshake, endpoint: endpoint, last,
-                                 hint: "is this an SSH server? libssh2 1.10 needs aes-ctr/cbc ciphers and ed25519/ecdsa/rsa host keys")
+                                 hint: socketLost
+                                     ? "the connection was closed or went silent during the SSH handshake: the server may be "
+                                         + "refusing connections for now (MaxStartups, a firewall, a proxy) or restarting; "
+                                         + "try again, or see what `ssh -v` says"
+                                     : "is this an SSH server? libssh2 1.10 needs aes-ctr/cbc ciphers and ed25519/ecdsa/rsa host keys")
         }
         logger.debug("handshake with \(endpoint) done")
 

@@ -13,7 +13,7 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(name: .customLong("accept-new"), help: "Accept and record the host key of a host not yet in known_hosts (never a changed key).")
     var acceptNew = false
 
-    @Option(help: "SFTP channels to open on the one SSH session (1-16).")
+    @Option(parsing: .unconditional, help: "SFTP channels to open on the one SSH session (1-16).")
     var channels: Int = 4
 
     @Flag(name: .shortAndLong, help: "More output: -v for progress details, -vv for debugging.")

@@ -24,7 +24,8 @@ struct PushCommand: AsyncParsableCommand {
     @Flag(help: "Delete remote entries that are gone locally.")
     var delete = false
 
-    @Option(help: "With --delete: refuse when more than N remote entries would be deleted.")
+    // .unconditional: `--max-delete -1` is a value to refuse clearly, not a missing one.
+    @Option(parsing: .unconditional, help: "With --delete: refuse when more than N remote entries would be deleted.")
     var maxDelete: Int?
 
     @Flag(help: "Print what would happen; change nothing.")

@@ -22,7 +22,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Flag(help: "Poll the tree instead of using inotify (network filesystems, containers).")
     var poll = false
 
-    @Option(help: "Seconds between polls with --poll (or where inotify is unavailable).")
+    @Option(parsing: .unconditional, help: "Seconds between polls with --poll (or where inotify is unavailable).")
     var pollInterval: Double?
 
     @Flag(help: "The first sync also deletes remote entries that do not exist locally.")

@@ -7,8 +7,8 @@ import Testing
 struct ConfigErrorTests {
     @Test(arguments: [
         ("Host a\n  Port abc", "~/.ssh/config line 2: Port 'abc' is not a number (expected 1-65535)"),
-        ("\n\nPort 0", "~/.ssh/config line 3: Port '0' is not a number (expected 1-65535)"),
-        ("Port 65536", "~/.ssh/config line 1: Port '65536' is not a number (expected 1-65535)"),
+        ("\n\nPort 0", "~/.ssh/config line 3: Port '0' is out of range (expected 1-65535)"),
+        ("Port 65536", "~/.ssh/config line 1: Port '65536' is out of range (expected 1-65535)"),
         ("ConnectTimeout -1", "~/.ssh/config line 1: ConnectTimeout '-1' is not a valid time"),
         ("connecttimeout 5x", "~/.ssh/config line 1: ConnectTimeout '5x' is not a valid time"),
         ("ServerAliveInterval 99999999999", "ServerAliveInterval '99999999999' is not a valid time"),

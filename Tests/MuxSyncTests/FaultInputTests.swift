@@ -206,7 +206,9 @@ struct FaultInputTests {
 
     // MARK: A sparse file
 
-    @Test func sparseFileGoesThroughWithBoundedMemory() throws {
+    /// Holes travel as holes: the push skips the local holes (SEEK_DATA) and sets the size, the
+    /// pull leaves all-zero blocks unwritten; both copies stay sparse and byte-equal.
+    @Test func sparseFileGoesThroughWithBoundedMemoryAndStaysSparse() async throws {
         let size: Int64 = FaultEnvironment.soak ? 5 << 30 : 256 << 20
         let lab = try SyncLab.faults()
         let local = try lab.makeDirectory("local")
@@ -235,14 +237,28 @@ struct FaultInputTests {
         let peakKiB = Int((try String(contentsOfFile: rssFile, encoding: .utf8)).split(separator: "\n").last ?? "") ?? -1
         #expect(peakKiB > 0 && peakKiB < 400_000, "peak RSS \(peakKiB) KiB for a \(size >> 20) MiB file")
         #expect(try sameContent(path, remote + "/sparse.img"))
-        print("FAULT sparse \(size >> 20) MiB: peak RSS \(peakKiB / 1024) MiB; \(result.stderr.split(separator: "\n").last ?? "")")
+        // 800 KB of data: allow some slack for file-system blocks around each island.
+        let remoteAllocated = Disk.allocatedBytes(remote + "/sparse.img")
+        #expect(remoteAllocated >= 0 && remoteAllocated < 16 << 20,
+                "the remote copy of a \(size >> 20) MiB file with 800 KB of data takes \(remoteAllocated) bytes")
+
+        let back = lab.path("back")
+        defer { try? Disk.remove(back) }
+        let pulled = try await lab.pull(remote, into: back)
+        #expect(pulled.failures.isEmpty, "\(pulled.failures)")
+        #expect(try sameContent(path, back + "/sparse.img"))
+        let localAllocated = Disk.allocatedBytes(back + "/sparse.img")
+        #expect(localAllocated >= 0 && localAllocated < 16 << 20,
+                "the pulled copy of a \(size >> 20) MiB file with 800 KB of data takes \(localAllocated) bytes")
+        print("FAULT sparse \(size >> 20) MiB: peak RSS \(peakKiB / 1024) MiB; allocated: local \(Disk.allocatedBytes(path) >> 10) KiB, "
+              + "remote \(remoteAllocated >> 10) KiB, pulled back \(localAllocated >> 10) KiB; \(result.stderr.split(separator: "\n").last ?? "")")
     }
 
     // MARK: ssh_config and known_hosts
 
     @Test(arguments: [
         ("Port notaport", "line 3"),
-        ("Port 99999", "line 3"),
+        ("Port 99999", "line 3: Port '99999' is out of range"),
         ("IdentitiesOnly maybe", "line 3"),
         ("Include /nonexistent/dir/*.conf\nHostName \"unterminated", "line 4"),
     ])
@@ -338,7 +354,8 @@ struct FaultInputTests {
             (["push", "--channels", "0", "-F", config, local, destination], "--channels"),
             (["push", "--channels", "17", "-F", config, local, destination], "--channels"),
             (["push", "--channels", "many", "-F", config, local, destination], "channels"),
-            (["push", "--max-delete", "-1", "-F", config, local, destination], "max-delete"),
+            (["push", "--max-delete", "-1", "-F", config, local, destination], "--max-delete must be 0 or more (got -1)"),
+            (["push", "--channels", "-2", "-F", config, local, destination], "--channels must be between 1 and 16 (got -2)"),
             (["push", "--frobnicate", "-F", config, local, destination], "frobnicate"),
             (["push", "-F", config, local, SSHDServer.hostAlias + ":"], "no remote path"),
             (["push", "-F", config, local, ":" + lab.path("remote")], "destination"),

@@ -169,9 +169,69 @@ enum FaultMounts {
         }
     }
 
+    /// Changes the size of a mounted tmpfs (to "free space" on a full one).
+    static func resize(_ path: String, kibibytes: Int) -> Bool {
+        (try? ProcessRunner.run("/bin/mount", ["-o", "remount,size=\(kibibytes)k", path], timeout: 30).succeeded) ?? false
+    }
+
     /// `chattr +i` / `-i`; false when the file system or the user cannot.
     static func immutable(_ path: String, _ on: Bool) -> Bool {
         (try? ProcessRunner.run("chattr", [on ? "+i" : "-i", path], timeout: 30).succeeded) ?? false
+    }
+}
+
+// MARK: - The CLI as a child to kill
+
+extension SyncLab {
+    /// The environment `runCLI` gives the CLI (no agent, HOME and state in the scratch root),
+    /// so a spawned run and a later `runCLI` share one state directory.
+    func cliEnvironment() throws -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "SSH_AUTH_SOCK")
+        environment["HOME"] = try makeDirectory("home")
+        environment["XDG_STATE_HOME"] = try makeDirectory("home/state")
+        return environment
+    }
+
+    /// Starts `muxsync ARGS` without waiting (stdout and stderr appended to `log`): the test
+    /// decides when it ends, e.g. with SIGKILL.
+    func spawnCLI(_ arguments: [String], log: String) throws -> ChildProcess {
+        try ChildProcess.spawn(Self.muxsyncBinary, arguments, environment: cliEnvironment(),
+                               stdout: .file(path: log, append: true), stderr: .file(path: log, append: true))
+    }
+}
+
+extension Disk {
+    /// True when some entry below `root` is a muxsync temporary or partial (".muxsync." name);
+    /// reads names only, so it is cheap enough to poll.
+    static func hasTemporary(under root: String) -> Bool {
+        guard let names = try? names(in: root) else { return false }
+        for name in names {
+            if name.hasPrefix(".muxsync.") { return true }
+            let path = root + "/" + name
+            if let st = lstatIfExists(path), st.st_mode & S_IFMT == S_IFDIR, hasTemporary(under: path) { return true }
+        }
+        return false
+    }
+
+    /// Relative paths below `root` whose name ends with `suffix` (names only).
+    static func names(under root: String, endingWith suffix: String, prefix: String = "") -> [String] {
+        guard let entries = try? names(in: root) else { return [] }
+        var found: [String] = []
+        for name in entries {
+            let relative = prefix.isEmpty ? name : prefix + "/" + name
+            if name.hasSuffix(suffix) { found.append(relative) }
+            if let st = lstatIfExists(root + "/" + name), st.st_mode & S_IFMT == S_IFDIR {
+                found += names(under: root + "/" + name, endingWith: suffix, prefix: relative)
+            }
+        }
+        return found
+    }
+
+    /// Bytes the file system allocated to a file (st_blocks x 512).
+    static func allocatedBytes(_ path: String) -> Int64 {
+        guard let st = lstatIfExists(path) else { return -1 }
+        return Int64(st.st_blocks) * 512
     }
 }
 

@@ -263,3 +263,28 @@ struct FaultNetworkTests {
         print("FAULT keepalive (1 s x 2): busy session lost after \(busyElapsed), idle after \(idleElapsed)")
     }
 }
+
+// MARK: - A refused connection
+
+extension FaultNetworkTests {
+    /// The proxy accepts and resets at once (as a server at MaxStartups, or a firewall, does):
+    /// the error must say the connection was closed, not blame the server's ciphers.
+    @Test func connectionRefusedDuringTheHandshakeIsNotBlamedOnCiphers() async throws {
+        let lab = try SyncLab.faults()
+        let proxy = try lab.makeProxy()
+        defer { proxy.stop() }
+        proxy.refuseNew = true
+        var failure: Error?
+        do {
+            let client = try await lab.connect(port: proxy.port)
+            await client.session.close()
+        } catch {
+            failure = error
+        }
+        let error = try #require(failure as? TransportError, "connecting through a refusing proxy: \(String(describing: failure))")
+        #expect(error.stage == .handshake || error.stage == .connect, "\(error)")
+        #expect(!error.description.contains("is this an SSH server"), "\(error)")
+        #expect(error.description.contains("closed"), "\(error)")
+        print("FAULT refused at the banner: \(error.description.replacingOccurrences(of: "\n", with: " | "))")
+    }
+}
