@@ -28,42 +28,66 @@ extension SSHSession {
                         stdout: @escaping @Sendable ([UInt8]) -> Void,
                         stderr: @escaping @Sendable ([UInt8]) -> Void) async throws -> RemoteExit {
         try await onThread { loop, done in
-            loop.enqueueSetup(SessionLoop.SetupOp(attempt: { loop in
-                guard let raw = muxsync_channel_open(loop.session, 2 << 20, 32768) else {
-                    if libssh2_session_last_errno(loop.session) == LIBSSH2_ERROR_EAGAIN { return .again }
-                    done(.failure(loop.error(.channel, "opening an exec channel")))
-                    return .finished
-                }
-                var started = false
-                var eofSent = false
-                loop.enqueueParallel(SessionLoop.SetupOp(attempt: { loop in
-                    if !started {
-                        let rc = command.withCString { libssh2_channel_process_startup(raw, "exec", 4, $0, UInt32(strlen($0))) }
-                        if rc == LIBSSH2_ERROR_EAGAIN { return .again }
-                        if rc != 0 {
+            Self.start(command, on: loop, spareAllowed: true, stdout: stdout, stderr: stderr, done)
+        }
+    }
+
+    /// Keeps a session channel open ahead for the next `execute` (one round trip
+    /// less per command). For processes that serve commands: watch, `muxsync connect`.
+    public func keepSpareCommandChannel() {
+        inbox.submit({ loop in loop.keepSpareCommandChannel() }, onFailure: { _ in })
+    }
+
+    /// Whether a channel kept ahead is open now (for tests and status).
+    public var hasSpareCommandChannel: Bool {
+        get async { (try? await onThread { loop, done in done(.success(loop.hasSpareCommandChannel)) }) ?? false }
+    }
+
+    private static func start(_ command: String, on loop: SessionLoop, spareAllowed: Bool,
+                              stdout: @escaping @Sendable ([UInt8]) -> Void,
+                              stderr: @escaping @Sendable ([UInt8]) -> Void,
+                              _ done: @escaping @Sendable (Result<RemoteExit, TransportError>) -> Void) {
+        loop.enqueueSetup(SessionLoop.SetupOp(attempt: { loop in
+            let spare = spareAllowed ? loop.takeSpareCommandChannel() : nil
+            guard let raw = spare ?? muxsync_channel_open(loop.session, RemoteCommandChannel.window, RemoteCommandChannel.packet) else {
+                if libssh2_session_last_errno(loop.session) == LIBSSH2_ERROR_EAGAIN { return .again }
+                done(.failure(loop.error(.channel, "opening an exec channel")))
+                return .finished
+            }
+            var started = false
+            var eofSent = false
+            loop.enqueueParallel(SessionLoop.SetupOp(attempt: { loop in
+                if !started {
+                    let rc = command.withCString { libssh2_channel_process_startup(raw, "exec", 4, $0, UInt32(strlen($0))) }
+                    if rc == LIBSSH2_ERROR_EAGAIN { return .again }
+                    if rc != 0 {
+                        loop.releaseChannel(raw)
+                        if spare != nil {
+                            // The server may have closed the channel kept ahead: a fresh one.
+                            start(command, on: loop, spareAllowed: false, stdout: stdout, stderr: stderr, done)
+                        } else {
                             done(.failure(loop.error(.channel, "starting the remote command")))
-                            loop.releaseChannel(raw)
-                            return .finished
                         }
-                        started = true
-                        let channel = ChannelCore(raw: raw, label: "exec")
-                        channel.onData = { stdout(Array($0)) }
-                        channel.onStderr = { stderr(Array($0)) }
-                        channel.onEnd = { error in if let error { done(.failure(error)) } }
-                        channel.onRemoteEOF = { [unowned channel] in
-                            loop.enqueueParallel(Self.awaitExit(channel, done))
-                        }
-                        loop.attach(channel)
+                        return .finished
                     }
-                    if !eofSent {  // no standard input: tell the command at once
-                        if libssh2_channel_send_eof(raw) == LIBSSH2_ERROR_EAGAIN { return .again }
-                        eofSent = true
+                    started = true
+                    let channel = ChannelCore(raw: raw, label: "exec")
+                    channel.onData = { stdout(Array($0)) }
+                    channel.onStderr = { stderr(Array($0)) }
+                    channel.onEnd = { error in if let error { done(.failure(error)) } }
+                    channel.onRemoteEOF = { [unowned channel] in
+                        loop.enqueueParallel(Self.awaitExit(channel, done))
                     }
-                    return .finished
-                }, abort: { done(.failure($0)) }))
+                    loop.attach(channel)
+                }
+                if !eofSent {  // no standard input: tell the command at once
+                    if libssh2_channel_send_eof(raw) == LIBSSH2_ERROR_EAGAIN { return .again }
+                    eofSent = true
+                }
                 return .finished
             }, abort: { done(.failure($0)) }))
-        }
+            return .finished
+        }, abort: { done(.failure($0)) }))
     }
 
     /// Waits for the remote's CLOSE (the exit status comes just before it),
@@ -89,6 +113,12 @@ extension SSHSession {
             return .finished
         }, abort: { done(.failure($0)) })
     }
+}
+
+/// Window and packet size of a command's channel.
+enum RemoteCommandChannel {
+    static let window: UInt32 = 2 << 20
+    static let packet: UInt32 = 32768
 }
 
 // MARK: - Quoting for the remote shell

@@ -57,6 +57,10 @@ final class SessionLoop {
     private var lastKeepaliveSent = ContinuousClock.now
     /// Scratch buffer every channel reads into.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// A session channel opened ahead for the next remote command (see `takeSpareCommandChannel`).
+    private var spareCommandChannel: OpaquePointer?
+    private var keepsSpareCommandChannel = false
+    private var spareOpening = false
 
     init(session: OpaquePointer, socket: Int32, inbox: SessionInbox, wire: WireCounters,
          endpoint: String, keepalive: KeepalivePolicy, logger: Logger) {
@@ -232,6 +236,44 @@ final class SessionLoop {
             drain.onData = { _ in }
             drain.onEnd = { _ in }
             loop.attach(drain)
+            return .finished
+        }, abort: { _ in }))
+    }
+
+    // MARK: A spare channel for commands
+
+    /// From now on, keep one session channel open ahead, so that a remote command
+    /// costs one round trip (exec request -> output, status, close) instead of two
+    /// (the channel open first). For processes that serve commands (watch, connect).
+    /// sshd holds an unused session channel without a timeout (MaxSessions counts it).
+    func keepSpareCommandChannel() {
+        keepsSpareCommandChannel = true
+        refillSpareCommandChannel()
+    }
+
+    var hasSpareCommandChannel: Bool { spareCommandChannel != nil }
+
+    /// The spare channel, if one is open; a new one is opened behind it.
+    func takeSpareCommandChannel() -> OpaquePointer? {
+        guard let spare = spareCommandChannel else { return nil }
+        spareCommandChannel = nil
+        refillSpareCommandChannel()
+        return spare
+    }
+
+    private func refillSpareCommandChannel() {
+        guard keepsSpareCommandChannel, spareCommandChannel == nil, !spareOpening else { return }
+        spareOpening = true
+        enqueueSetup(SetupOp(attempt: { loop in
+            guard let raw = muxsync_channel_open(loop.session, RemoteCommandChannel.window, RemoteCommandChannel.packet) else {
+                if libssh2_session_last_errno(loop.session) == LIBSSH2_ERROR_EAGAIN { return .again }
+                loop.spareOpening = false
+                loop.keepsSpareCommandChannel = false  // e.g. the server's MaxSessions: commands open their own
+                loop.logger.debug("no spare command channel: \(loop.lastError().message)")
+                return .finished
+            }
+            loop.spareOpening = false
+            loop.spareCommandChannel = raw
             return .finished
         }, abort: { _ in }))
     }

@@ -28,6 +28,7 @@ struct ConnectCommand: AsyncParsableCommand {
             let spec = (try? RemoteSpec.classify(host)) ?? RemoteSpec(host: host, path: "")
             let connector = Connector(options: connection, logger: logger)
             let client = try await connector.open(spec)
+            client.session.keepSpareCommandChannel()
             let used = Locked(Date())
             let host = SharedSessionHost(role: "connect", localRoot: nil, remoteRoot: spec.path.isEmpty ? nil : spec.path,
                                          watch: nil, status: nil, logger: logger, client: { client })

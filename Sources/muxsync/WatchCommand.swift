@@ -61,7 +61,11 @@ struct WatchCommand: AsyncParsableCommand {
                     : WatchStatus.forStandardError(json: json, quiet: connection.quiet, prefix: remote.description + ": ")
                 status.emit(.connecting(remote.description))
                 let engine = WatchEngine(localRoot: project.localRoot, remoteRoot: remote.path, options: options, filter: filter,
-                                         status: status, logger: logger) { try await connector.open(remote) }
+                                         status: status, logger: logger) { [noShared = connection.noShared] in
+                    let client = try await connector.open(remote)
+                    if !noShared { client.session.keepSpareCommandChannel() }  // `muxsync exec` in one round trip
+                    return client
+                }
                 engines.append((engine, status, remote))
             }
             var servers: [ControlServer] = []

@@ -53,6 +53,43 @@ import Testing
         await session.close()
     }
 
+    /// A session that serves commands keeps a channel open ahead: each command takes it
+    /// (one round trip instead of two) and a new one is opened behind it, also when
+    /// several commands run at once and SFTP shares the session.
+    @Test func aSpareChannelIsKeptAheadAndRefilled() async throws {
+        let server = try SSHDServer.start()
+        let session = try await TestTargets.connect(TestTargets.direct(server))
+        let client = try await SFTPClient.open(on: session, channels: 2)
+        #expect(await session.hasSpareCommandChannel == false)
+        session.keepSpareCommandChannel()
+        #expect(try await eventually { await session.hasSpareCommandChannel })
+        for round in 0..<4 {
+            let (exit, output) = try await run(session, "echo round \(round)")
+            #expect(exit.status == 0 && output.stdout == "round \(round)\n")
+            #expect(try await eventually { await session.hasSpareCommandChannel }, "refilled after round \(round)")
+        }
+        async let a = run(session, "sleep 0.1; echo a")
+        async let b = run(session, "echo b; exit 3")
+        async let c = run(session, "echo c >&2")
+        let (resultA, outputA) = try await a
+        let (resultB, outputB) = try await b
+        let (resultC, outputC) = try await c
+        #expect(resultA.status == 0 && outputA.stdout == "a\n")
+        #expect(resultB.status == 3 && outputB.stdout == "b\n")
+        #expect(resultC.status == 0 && outputC.stderr == "c\n")
+        #expect(try await client.primary.stat("/").isDirectory)
+        #expect(try await eventually { await session.hasSpareCommandChannel })
+        await session.close()
+    }
+
+    private func eventually(_ condition: () async -> Bool) async throws -> Bool {
+        for _ in 0..<100 {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return await condition()
+    }
+
     @Test(arguments: [
         ["plain"], ["two words"], ["it's"], ["$HOME", "`id`", "$(id)"], ["line\nbreak"], ["*", "?", "[a]"],
         ["back\\slash", "\"double\""], [""], ["-n"], ["ünïcode", "tab\there"],
