@@ -74,20 +74,7 @@ struct FaultCrashTests {
             }
 
             // Every remote file: absent (only if new or deleted), the old or the new version.
-            let found = try regularFiles(under: remote)
-            for path in Set(tree.files.keys).union(next.files.keys).sorted() {
-                let old = tree.files[path]
-                let new = next.files[path]
-                guard let got = found[path] else {
-                    #expect(old == nil || new == nil, "round \(round): \(path) vanished")
-                    continue
-                }
-                if got != old && got != new {
-                    let message = "round \(round) (seed \(seed)): \(path) holds \(got.count) bytes (\(fingerprint(got))), "
-                        + "neither old (\(old?.count ?? -1)) nor new (\(new?.count ?? -1))"
-                    Issue.record(Comment(rawValue: message))
-                }
-            }
+            try expectOldOrNew(under: remote, old: tree, new: next, context: "round \(round) (seed \(seed))")
             let left = try Disk.temporaries(under: remote)
             leftTotal += left.count
 

@@ -101,6 +101,28 @@ struct FaultTree {
 }
 
 /// Rough content fingerprint for messages (FNV-1a 64).
+/// Checks that every file of `old` and `new` under `remote` is absent (only if new or
+/// deleted), the complete old or the complete new version; records an issue for each that
+/// is not. `context` starts each message (round, cut point, seed). Returns what was found.
+@discardableResult
+func expectOldOrNew(under remote: String, old: FaultTree, new: FaultTree, context: String) throws -> [String: Data] {
+    let found = try regularFiles(under: remote)
+    for path in Set(old.files.keys).union(new.files.keys).sorted() {
+        let before = old.files[path]
+        let after = new.files[path]
+        guard let got = found[path] else {
+            #expect(before == nil || after == nil, "\(context): \(path) vanished")
+            continue
+        }
+        if got != before && got != after {
+            let message = "\(context): \(path) holds \(got.count) bytes (\(fingerprint(got))), "
+                + "neither old (\(before?.count ?? -1)) nor new (\(after?.count ?? -1))"
+            Issue.record(Comment(rawValue: message))
+        }
+    }
+    return found
+}
+
 func fingerprint(_ data: Data) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }

@@ -77,20 +77,8 @@ struct FaultNetworkTests {
             if cutError != nil || cutReport?.failures.isEmpty == false { failedRuns += 1 }
 
             // Every remote file: absent (only if new or deleted), the old or the new version.
-            let found = try regularFiles(under: remote)
-            for path in Set(tree.files.keys).union(next.files.keys).sorted() {
-                let old = tree.files[path]
-                let new = next.files[path]
-                guard let got = found[path] else {
-                    #expect(old == nil || new == nil, "round \(round), cut at \(point): \(path) vanished")
-                    continue
-                }
-                if got != old && got != new {
-                    let message = "round \(round), cut at \(point) (seed \(seed)): \(path) holds \(got.count) bytes "
-                        + "(\(fingerprint(got))), neither old (\(old?.count ?? -1)) nor new (\(new?.count ?? -1))"
-                    Issue.record(Comment(rawValue: message))
-                }
-            }
+            let found = try expectOldOrNew(under: remote, old: tree, new: next,
+                                           context: "round \(round), cut at \(point) (seed \(seed))")
             for path in found.keys where tree.files[path] == nil && next.files[path] == nil {
                 Issue.record("round \(round): unexpected remote file \(path)")
             }
