@@ -88,6 +88,9 @@ public struct PushJob: Sendable {
         let wireBefore = client.session.wireStats
         var report = PushReport()
 
+        // The state's key needs the canonical remote root: ask while scanning.
+        let canonicalRoot: Task<String?, Never>? = options.useState && sharedState == nil
+            ? Task { [client, remoteRoot] in try? await client.primary.realpath(remoteRoot) } : nil
         // Scan both sides at once: the local walk is disk-bound, the remote one latency-bound.
         let scanner = LocalScanner(root: localRoot, isExcluded: isExcluded)
         async let localScan = Task.detached { try scanner.scan() }.value
@@ -113,7 +116,7 @@ public struct PushJob: Sendable {
         // A file already equal on both sides (size and mtime) is muxsync's version even when the
         // record says otherwise (a cut lost the reply to its rename): refresh the record, so the
         // next edit is not taken for someone else's change.
-        let earlyState = remoteScan.tree == nil ? nil : try await openState()
+        let earlyState = remoteScan.tree == nil ? nil : try await openState(canonical: await canonicalRoot?.value)
         if !options.dryRun, let earlyState, let remote = remoteScan.tree {
             for entry in local.tree.entries where entry.isFile {
                 guard let other = remote[entry.path], other.isFile, other.size == entry.size, other.mtime == entry.mtime,
@@ -158,11 +161,13 @@ public struct PushJob: Sendable {
         return report
     }
 
-    /// The state store of this remote root (nil with `useState` off).
-    private func openState() async throws -> SyncStateStore? {
+    /// The state store of this remote root (nil with `useState` off). `canonical`: the
+    /// root's realpath when already known.
+    private func openState(canonical known: String? = nil) async throws -> SyncStateStore? {
         guard options.useState else { return nil }
         if let sharedState { return sharedState }
-        let canonical = (try? await client.primary.realpath(remoteRoot)) ?? remoteRoot
+        var canonical = remoteRoot
+        if let known { canonical = known } else if let resolved = try? await client.primary.realpath(remoteRoot) { canonical = resolved }
         if let directory = options.stateDirectory {
             return SyncStateStore(directory: directory + "/" + SyncStateStore.key(client.session.endpoint + "\u{0}" + canonical))
         }

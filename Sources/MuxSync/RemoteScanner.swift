@@ -29,6 +29,13 @@ public struct RemoteScanner: Sendable {
     /// Lists the tree. `isExcluded(relativePath, isDirectory)` prunes entries
     /// (excluded directories are not descended).
     public func scan(isExcluded: @escaping @Sendable (String, Bool) -> Bool = { _, _ in false }) async throws -> RemoteScan {
+        // The root's listing starts with its LSTAT, not after it (one round trip less);
+        // if it fails (no root, a file, no permission), the root's kind decides below
+        // and a real listing error comes from listing it again.
+        let channel = client.primary
+        let rootPath = root
+        let prefetch = Task { try? await channel.listDirectory(rootPath) }
+        defer { prefetch.cancel() }
         guard let rootAttributes = try await client.primary.lstatIfExists(root) else {
             return RemoteScan(tree: nil, staleTemporaries: [], warnings: [])
         }
@@ -48,7 +55,9 @@ public struct RemoteScanner: Sendable {
             let next = Locked([String]())
             try await pipelined(level, window: concurrency) { directory in
                 let channel = client.nextChannel()
-                let listed = try await channel.listDirectory(RemotePath.join(root, directory))
+                let prefetched = directory.isEmpty ? await prefetch.value : nil
+                let listed: [SFTPNameEntry]
+                if let prefetched { listed = prefetched } else { listed = try await channel.listDirectory(RemotePath.join(root, directory)) }
                 var local: [TreeEntry] = []
                 var subdirectories: [String] = []
                 for item in listed {
