@@ -41,12 +41,19 @@ enum LocalLinks {
         _ = utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
     }
 
-    /// Removes partial downloads of older versions of `name`.
-    static func removeStalePartials(of name: String, in directory: String, keeping current: String) {
+    /// Removes partial downloads of older versions of the files about to be fetched
+    /// into `directory` (`current`: each file's name -> the partial name of the version
+    /// to fetch, kept). One listing per directory: a listing per file made a pull
+    /// quadratic in the size of its directories.
+    static func removeStalePartials(in directory: String, keeping current: [(name: String, partial: String)]) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for candidate in names where TemporaryName.isPartial(candidate, of: name)
-            && !ByteExact.equal(candidate, current) && !ByteExact.equal(candidate, current + TemporaryName.offsetSuffix) {
-            unlink(RemotePath.join(directory, candidate))
+        let partials = names.filter { TemporaryName.isTemporary($0) && !$0.hasSuffix(TemporaryName.uploadSuffix) }
+        guard !partials.isEmpty else { return }
+        for (name, keep) in current {
+            for candidate in partials where TemporaryName.isPartial(candidate, of: name)
+                && !ByteExact.equal(candidate, keep) && !ByteExact.equal(candidate, keep + TemporaryName.offsetSuffix) {
+                unlink(RemotePath.join(directory, candidate))
+            }
         }
     }
 }

@@ -15,7 +15,10 @@ public struct PullOptions: Sendable {
     /// Globs selecting files (a glob without "/" matches the file name at any depth).
     public var include: [String] = []
     public var dryRun = false
-    public var filesInFlight = 32
+    /// Files in flight at once: a small file costs about three round trips (OPEN; READ +
+    /// CLOSE; local rename), so through 50 ms of round trip 2,000 files took 10.3 s with
+    /// 32 and 2.8 s with 256.
+    public var filesInFlight = 256
     /// A remote directory lands as LOCAL_DIR/NAME instead of filling LOCAL_DIR
     /// (project-relative pulls: the same place on both sides).
     public var directoryAsName = false
@@ -134,6 +137,15 @@ public struct PullJob: Sendable {
             try LocalDirectories.make(try SafePath.join(root: localRoot, relative: parent))
         }
 
+        var fetchedInto: [BytePath: [(name: String, partial: String)]] = [:]
+        for item in work {
+            guard let target = try? SafePath.checkedJoin(root: localRoot, relative: item.0) else { continue }
+            let name = RemotePath.name(target)
+            fetchedInto[BytePath(ByteExact.parent(of: target)), default: []]
+                .append((name, TemporaryName.partial(for: name, size: item.2.size, mtime: item.2.mtime)))
+        }
+        for (directory, files) in fetchedInto { LocalLinks.removeStalePartials(in: directory.string, keeping: files) }
+
         progress.begin(files: work.count, bytes: bytesToFetch)
         let tally = Locked(report)
         try? await pipelined(work, window: options.filesInFlight) { item in
@@ -185,7 +197,6 @@ public struct PullJob: Sendable {
         let name = RemotePath.name(target)
         let partialName = TemporaryName.partial(for: name, size: entry.size, mtime: entry.mtime)
         let partial = RemotePath.join(directory, partialName)
-        LocalLinks.removeStalePartials(of: name, in: directory, keeping: partialName)
 
         let fd = open(partial, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

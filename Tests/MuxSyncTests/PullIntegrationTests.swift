@@ -46,6 +46,30 @@ struct PullIntegrationTests {
         #expect(got["c.txt"]?.mtime == Self.t0 + 2)
     }
 
+    /// A partial of an older version of a file being fetched (and its marker) goes; the
+    /// partial of a file this pull does not fetch stays (another pull may resume it).
+    @Test func partialsOfOlderVersionsAreRemovedOthersKept() async throws {
+        let lab = try SyncLab()
+        let remote = try Self.remoteTree(lab)
+        let local = lab.path("dest")
+        try Disk.directory(local)
+        try Disk.directory(local + "/sub")
+        let stale = TemporaryName.partial(for: "c.txt", size: 3, mtime: Self.t0 - 100)
+        try Disk.file(local + "/sub/" + stale, "cha")
+        try Disk.file(local + "/sub/" + stale + TemporaryName.offsetSuffix, "3")
+        let unrelated = TemporaryName.partial(for: "z.bin", size: 10, mtime: Self.t0)
+        try Disk.file(local + "/sub/" + unrelated, "0123456789")
+        var options = PullOptions()
+        options.include = ["c.txt"]
+        let report = try await lab.pull(remote + "/sub", into: local + "/sub", options: options)
+        #expect(report.failures.isEmpty)
+        #expect(report.filesReceived == 1)
+        #expect(!Disk.exists(local + "/sub/" + stale))
+        #expect(!Disk.exists(local + "/sub/" + stale + TemporaryName.offsetSuffix))
+        #expect(Disk.exists(local + "/sub/" + unrelated))
+        #expect(try TreeSnapshot(local)["sub/c.txt"]?.contents == Data("charlie".utf8))
+    }
+
     @Test func directoryContentsLandInLocal() async throws {
         let lab = try SyncLab()
         let remote = try Self.remoteTree(lab)
