@@ -212,7 +212,18 @@ public struct PushJob: Sendable {
         for group in deletes.reversed() { await run(group, context: context) }
         for group in mkdirs { await run(group, context: context) }
         await run(content, context: context)
-        for group in directoryAttributes.reversed() { await run(group, context: context) }
+        // Setting a directory's attributes changes nothing in its parent, so they can all go
+        // in one flight, unless a mode takes away the owner's search bit: then deepest first,
+        // so nothing below such a directory is set after it closes.
+        let searchable = directoryAttributes.joined().allSatisfy { action in
+            if case .setAttributes(_, let permissions?, _) = action { return permissions & 0o100 != 0 }
+            return true
+        }
+        if searchable {
+            await run(Array(directoryAttributes.joined()), context: context)
+        } else {
+            for group in directoryAttributes.reversed() { await run(group, context: context) }
+        }
     }
 
     private static func add(_ action: PushAction, depth: Int, to groups: inout [[PushAction]]) {
