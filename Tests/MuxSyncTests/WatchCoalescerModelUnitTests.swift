@@ -22,7 +22,7 @@ struct WatchRNG: RandomNumberGenerator {
 }
 
 /// Paths to nodes; "" (the root) is implicit.
-struct ModelTree: Equatable {
+struct WatchModelTree: Equatable {
     enum Node: Equatable {
         case file(Int)
         case directory
@@ -56,8 +56,8 @@ struct ModelTree: Equatable {
 }
 
 /// Random operations on a model, recorded as inotify-style observations.
-struct ModelScript {
-    var tree = ModelTree()
+struct WatchModelScript {
+    var tree = WatchModelTree()
     var observations: [ChangeCoalescer.Observation] = []
     var version = 0
     private let names = ["a", "b", "c", "t"]
@@ -118,11 +118,11 @@ struct ModelScript {
 }
 
 /// Applies events to a mirror the way a consumer does; records what would have failed.
-struct ModelMirror {
-    var tree: ModelTree
+struct WatchModelMirror {
+    var tree: WatchModelTree
     var violations: [String] = []
 
-    mutating func apply(_ events: [ChangeEvent], local: ModelTree) {
+    mutating func apply(_ events: [ChangeEvent], local: WatchModelTree) {
         for event in events {
             switch event {
             case .changed(let path):
@@ -162,17 +162,17 @@ struct WatchCoalescerModelUnitTests {
         var rescans = 0
         for seed in UInt64(1)...3000 {
             var rng = WatchRNG(seed: seed)
-            var script = ModelScript()
+            var script = WatchModelScript()
             for _ in 0..<6 { script.randomOperation(&rng) }
             let initial = script.tree
             script.observations = []
             for _ in 0..<(1 + Int(rng.next() % 25)) { script.randomOperation(&rng) }
             let events = ChangeCoalescer.coalesce(script.observations)
             if events.contains(where: \.isRescan) { rescans += 1 }
-            var mirror = ModelMirror(tree: initial)
+            var mirror = WatchModelMirror(tree: initial)
             mirror.apply(events, local: script.tree)
             if mirror.tree != script.tree || !mirror.violations.isEmpty {
-                failures.append("seed \(seed): \(compact(script.observations)) -> \(events); \(mirror.violations)\n  initial \(initial.nodes.sorted { $0.key < $1.key })\n  final \(script.tree.nodes.sorted { $0.key < $1.key })\n  mirror \(mirror.tree.nodes.sorted { $0.key < $1.key })")
+                failures.append("seed \(seed): \(watchCompact(script.observations)) -> \(events); \(mirror.violations)\n  initial \(initial.nodes.sorted { $0.key < $1.key })\n  final \(script.tree.nodes.sorted { $0.key < $1.key })\n  mirror \(mirror.tree.nodes.sorted { $0.key < $1.key })")
             }
             #expect(events.count <= script.observations.count)
         }
@@ -186,7 +186,7 @@ struct WatchCoalescerModelUnitTests {
         var failures: [String] = []
         for seed in UInt64(5000)...6500 {
             var rng = WatchRNG(seed: seed)
-            var script = ModelScript()
+            var script = WatchModelScript()
             for _ in 0..<6 { script.randomOperation(&rng) }
             let initial = script.tree
             script.observations = []
@@ -206,11 +206,11 @@ struct WatchCoalescerModelUnitTests {
                 middle = script.tree
                 cut = script.observations.count
             }
-            var mirror = ModelMirror(tree: initial)
+            var mirror = WatchModelMirror(tree: initial)
             mirror.apply(ChangeCoalescer.coalesce(Array(script.observations[..<cut])), local: middle)
             mirror.apply(ChangeCoalescer.coalesce(Array(script.observations[cut...])), local: script.tree)
             if mirror.tree != script.tree || !mirror.violations.isEmpty {
-                failures.append("seed \(seed) cut \(cut): \(compact(Array(script.observations[..<cut]))) | \(compact(Array(script.observations[cut...]))); \(mirror.violations)")
+                failures.append("seed \(seed) cut \(cut): \(watchCompact(Array(script.observations[..<cut]))) | \(watchCompact(Array(script.observations[cut...]))); \(mirror.violations)")
             }
         }
         failures.sort { $0.count < $1.count }
@@ -218,7 +218,7 @@ struct WatchCoalescerModelUnitTests {
     }
 }
 
-func compact(_ observations: [ChangeCoalescer.Observation]) -> String {
+func watchCompact(_ observations: [ChangeCoalescer.Observation]) -> String {
     observations.map { o -> String in
         switch o {
         case .created(let p, let d): return "+" + p + (d ? "/" : "")
