@@ -60,10 +60,12 @@ struct WatchModelScript {
     var tree = WatchModelTree()
     var observations: [ChangeCoalescer.Observation] = []
     var version = 0
+    /// Also rotate files and directories (`mv f f1; touch f`, `mv d d1; mkdir d`).
+    var rotations = false
     private let names = ["a", "b", "c", "t"]
 
     mutating func randomOperation(_ rng: inout WatchRNG) {
-        for _ in 0..<20 { if tryOperation(Int(rng.next() % 7), &rng) { break } }
+        for _ in 0..<20 { if tryOperation(Int(rng.next() % (rotations ? 9 : 7)), &rng) { break } }
     }
 
     private func newPath(_ rng: inout WatchRNG) -> String? {
@@ -99,6 +101,29 @@ struct WatchModelScript {
                 observations.append(.removed(p, isDirectory: tree.nodes[p] == .directory))
             }
             tree.removeSubtree(path)
+        case 7:  // log rotation: maybe append, `mv f f1` (over an older f1), a new empty f
+            guard let path = tree.files.randomElement(using: &rng) else { return false }
+            let rotated = path + "1"
+            guard tree.nodes[rotated] == nil || tree.nodes[rotated] != .directory else { return false }
+            if rng.next() % 2 == 0 {
+                version += 1
+                tree.nodes[path] = .file(version)
+                observations.append(.modified(path))
+            }
+            tree.moveSubtree(path, rotated)
+            observations.append(.renamed(from: path, to: rotated, isDirectory: false))
+            version += 1
+            tree.nodes[path] = .file(version)
+            observations += [.created(path, isDirectory: false), .modified(path)]
+        case 8:  // directory rotation: `mv d d1` (d1 new), a new d with a file in it
+            guard let path = tree.directories.dropFirst().randomElement(using: &rng), tree.nodes[path + "1"] == nil,
+                  path.split(separator: "/").count < 3 else { return false }
+            tree.moveSubtree(path, path + "1")
+            observations.append(.renamed(from: path, to: path + "1", isDirectory: true))
+            tree.nodes[path] = .directory
+            version += 1
+            tree.nodes[path + "/a"] = .file(version)
+            observations += [.created(path, isDirectory: true), .created(path + "/a", isDirectory: false), .modified(path + "/a")]
         default:  // rename, possibly over an existing file or empty directory
             guard let from = tree.all.randomElement(using: &rng) else { return false }
             let isDirectory = tree.nodes[from] == .directory

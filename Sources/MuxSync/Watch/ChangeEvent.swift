@@ -18,7 +18,12 @@
 //   - after `.renamed(a, b)`, what it moved may not be what is at `b` locally: an earlier
 //     `.changed(a)` applied after `a` was replaced (log rotation: `mv app.log app.log.1;
 //     touch app.log`) sent the new `a`. When `b`'s kind, size or mtime differ from what was
-//     moved, send `b` again (with its contents for a directory).
+//     moved, send `b` again (with its contents for a directory);
+//   - `.removed(p)` for a path that exists again (created since; its event follows). A
+//     consumer that sends it at once must remember it: if it is gone before any event names
+//     it, none ever will (a creation folded into a later rename becomes `.changed` of the
+//     new name), and the consumer removes it itself.
+// BatchApplier is the consumer WatchEngine uses; WatchApplyModelUnitTests checks it.
 
 // MARK: - ChangeEvent
 
