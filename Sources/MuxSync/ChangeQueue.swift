@@ -14,6 +14,8 @@ public final class ChangeQueue: @unchecked Sendable {
         var inFlight = false
         /// Batches applied so far.
         var applied = 0
+        /// `wake` was called: `next` returns an empty batch if nothing is queued.
+        var woken = false
     }
 
     private let state = Locked(State())
@@ -59,6 +61,18 @@ public final class ChangeQueue: @unchecked Sendable {
         }
     }
 
+    /// Makes a waiting (or the next) `next` return an empty batch when nothing is queued, so
+    /// the engine can do timed work (checking paths sent ahead of their events). An empty
+    /// batch is not in flight and needs no `acknowledge`.
+    public func wake() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.woken = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
     /// No more events will come (the watcher stopped).
     public func close() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
@@ -69,7 +83,8 @@ public final class ChangeQueue: @unchecked Sendable {
         waiter?.resume()
     }
 
-    /// Waits for events and takes them all; nil once closed and empty or cancelled.
+    /// Waits for events and takes them all (an empty batch after `wake`, once nothing is
+    /// queued); nil once closed and empty or cancelled.
     public func next() async -> [ChangeEvent]? {
         while true {
             if Task.isCancelled { return nil }
@@ -79,13 +94,18 @@ public final class ChangeQueue: @unchecked Sendable {
                     s.inFlight = true
                     return .some(s.events)
                 }
-                return s.closed ? .some(nil) : nil
+                if s.closed { return .some(nil) }
+                if s.woken {
+                    s.woken = false
+                    return .some([])
+                }
+                return nil
             }
             if let taken { return taken }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     let resumeNow = state.withLock { s -> Bool in
-                        if !s.events.isEmpty || s.closed || Task.isCancelled { return true }
+                        if !s.events.isEmpty || s.closed || s.woken || Task.isCancelled { return true }
                         s.waiter = c
                         return false
                     }
@@ -101,26 +121,33 @@ public final class ChangeQueue: @unchecked Sendable {
         }
     }
 
-    /// Keeps event order but lets a later event about a path replace an
-    /// earlier one (renames are kept: they move remote data).
+    /// Keeps event order, dropping what a later event about the same path makes moot
+    /// (between two renames or rescans, which keep their place: they move remote data):
+    /// a change replaces an earlier change; a removal replaces an earlier change and removal.
+    /// A removal followed by a change is kept as both: the remote entry must go before the
+    /// new one is sent (a directory's old contents, another kind). So a path holds at most
+    /// two events between renames, however long the link is down.
     static func merge(_ first: [ChangeEvent], _ second: [ChangeEvent]) -> [ChangeEvent] {
-        var result: [ChangeEvent] = []
-        var index: [BytePath: Int] = [:]
+        var result: [ChangeEvent?] = []
+        var changedAt: [BytePath: Int] = [:]
+        var removedAt: [BytePath: Int] = [:]
         for event in first + second {
             switch event {
-            case .changed(let path), .removed(let path):
+            case .changed(let path):
                 let key = BytePath(path)
-                if let existing = index[key] {
-                    result[existing] = event
-                } else {
-                    index[key] = result.count
-                    result.append(event)
-                }
+                if let earlier = changedAt[key] { result[earlier] = nil }
+                changedAt[key] = result.count
+            case .removed(let path):
+                let key = BytePath(path)
+                if let earlier = changedAt.removeValue(forKey: key) { result[earlier] = nil }
+                if let earlier = removedAt[key] { result[earlier] = nil }
+                removedAt[key] = result.count
             case .renamed, .rescan:
-                index.removeAll()  // order matters across a rename: later events stay after it
-                result.append(event)
+                changedAt.removeAll()
+                removedAt.removeAll()
             }
+            result.append(event)
         }
-        return result
+        return result.compactMap { $0 }
     }
 }

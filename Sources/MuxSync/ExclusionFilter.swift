@@ -11,6 +11,8 @@ import MuxTransport
 /// file that is ignored locally is never deleted by --delete).
 public final class ExclusionFilter: @unchecked Sendable {
     private let root: String
+    private let excludes: [String]
+    private let useDefaults: Bool
     private let state: Locked<(rules: IgnoreRules, loaded: Set<String>)>
 
     /// - Parameters:
@@ -19,12 +21,18 @@ public final class ExclusionFilter: @unchecked Sendable {
     ///   - useDefaults: apply the default list (.git/, __pycache__/, editor droppings...).
     public init(root: String, excludes: [String], useDefaults: Bool = true) {
         self.root = root
+        self.excludes = excludes
+        self.useDefaults = useDefaults
+        state = Locked((IgnoreRules(), [""]))
+        state.withLock { $0.rules = topLevelRules() }
+    }
+
+    /// The defaults, the root's .muxsyncignore and .gitignore, and the --exclude patterns.
+    private func topLevelRules() -> IgnoreRules {
         let muxsyncignore = try? String(contentsOfFile: RemotePath.join(root, IgnoreRules.muxsyncignoreFileName), encoding: .utf8)
         var rules = IgnoreRules(useDefaults: useDefaults, muxsyncignore: muxsyncignore, excludes: excludes)
-        if let text = try? String(contentsOfFile: RemotePath.join(root, IgnoreRules.gitignoreFileName), encoding: .utf8) {
-            rules.addGitignore(text, directory: "")
-        }
-        state = Locked((rules, [""]))
+        if let text = readGitignore("") { rules.addGitignore(text, directory: "") }
+        return rules
     }
 
     /// For walkers that ask about a directory before its contents and never
@@ -51,8 +59,13 @@ public final class ExclusionFilter: @unchecked Sendable {
         { [self] path, isDirectory in isExcludedInWalk(path, isDirectory: isDirectory) }
     }
 
-    /// Re-reads the .gitignore of `directory` (after the watcher saw it change).
+    /// Re-reads the .gitignore of `directory` (after the watcher saw it change); for the
+    /// root (""), also the .muxsyncignore: every rule file read so far is read again.
     public func reloadGitignore(in directory: String) {
+        if directory.isEmpty {
+            reloadTopLevel()
+            return
+        }
         state.withLock { $0.loaded.remove(directory) }
         if let text = readGitignore(directory) {
             state.withLock {
@@ -64,6 +77,18 @@ public final class ExclusionFilter: @unchecked Sendable {
                 $0.rules.removeGitignore(directory: directory)
                 $0.loaded.insert(directory)
             }
+        }
+    }
+
+    /// Rebuilds the rules with the current .muxsyncignore and root .gitignore, and the
+    /// .gitignore files of deeper directories read again (the rules keep git's precedence).
+    private func reloadTopLevel() {
+        state.withLock { s in
+            var rules = topLevelRules()
+            for directory in s.rules.gitignoreDirectories where !directory.isEmpty {
+                if let text = readGitignore(directory) { rules.addGitignore(text, directory: directory) }
+            }
+            s.rules = rules
         }
     }
 

@@ -1,76 +1,142 @@
 import MuxTransport
 
-// MARK: - What the remote holds, by local file version
+// MARK: - What the remote holds, by local version
 
-/// A file's local version: what a stat says.
+/// A file's local version: what a stat says (size, mtime to the nanosecond, permission bits).
 public struct FileVersion: Sendable, Equatable {
     public var size: UInt64
     public var mtime: Int64
     public var nanoseconds: Int32
+    /// Permission bits (mode & 0o7777): a chmod is a new version.
+    public var permissions: UInt32
 
-    public init(size: UInt64, mtime: Int64, nanoseconds: Int32) {
+    public init(size: UInt64, mtime: Int64, nanoseconds: Int32, permissions: UInt32 = 0) {
         self.size = size
         self.mtime = mtime
         self.nanoseconds = nanoseconds
+        self.permissions = permissions & 0o7777
     }
 
-    init(_ stat: LocalStat) { self.init(size: stat.size, mtime: stat.mtime, nanoseconds: stat.mtimeNanoseconds) }
-    init(_ entry: TreeEntry) { self.init(size: entry.size, mtime: entry.mtime, nanoseconds: entry.mtimeNanoseconds) }
+    init(_ stat: LocalStat) {
+        self.init(size: stat.size, mtime: stat.mtime, nanoseconds: stat.mtimeNanoseconds, permissions: stat.permissions)
+    }
+
+    init(_ entry: TreeEntry) {
+        self.init(size: entry.size, mtime: entry.mtime, nanoseconds: entry.mtimeNanoseconds, permissions: entry.permissions)
+    }
 }
 
-/// For each local file, the version watch last put on the remote. A fresh
-/// local scan compared with it says exactly what is not there yet, whatever
-/// the change source saw: that is how `exec --sync` waits for every save.
+/// One entry as watch put it on the remote (or as it is locally, to compare).
+public enum KnownEntry: Sendable, Equatable {
+    case file(FileVersion)
+    case directory
+    case symlink(target: String)
+
+    /// The entry of a scanned tree; nil for special files (never synced).
+    init?(_ entry: TreeEntry) {
+        switch entry.kind {
+        case .file: self = .file(FileVersion(entry))
+        case .directory: self = .directory
+        case .symlink(let target): self = .symlink(target: target)
+        case .special: return nil
+        }
+    }
+
+    public var isDirectory: Bool { self == .directory }
+}
+
+/// For each local path, what watch last put on the remote: files by version, directories,
+/// symlinks by target. A fresh local scan compared with it says exactly what is not there
+/// yet, whatever the change source saw: that is how `exec --sync` waits for every save. The
+/// apply step also uses it to skip a file whose current version is already on the remote
+/// (a change queued again while its send was in flight is not sent twice) and, after a
+/// remote rename, to compare what was moved with what is now local.
 public final class KnownTree: Sendable {
-    private let versions = Locked([BytePath: FileVersion]())
+    private let entries = Locked([BytePath: KnownEntry]())
 
     public init() {}
 
+    // MARK: Recording
+
     /// Everything in `tree` (relative to `prefix`) is on the remote as it is locally.
     public func record(_ tree: Tree, under prefix: String = "") {
-        versions.withLock { table in
-            for entry in tree.entries where entry.isFile {
-                table[BytePath(prefix.isEmpty ? entry.path : prefix + "/" + entry.path)] = FileVersion(entry)
+        entries.withLock { table in
+            for entry in tree.entries {
+                guard let known = KnownEntry(entry) else { continue }
+                table[BytePath(prefix.isEmpty ? entry.path : prefix + "/" + entry.path)] = known
             }
         }
     }
 
-    public func record(_ path: String, _ stat: LocalStat?) {
-        guard let stat else { return }
-        versions.withLock { $0[BytePath(path)] = FileVersion(stat) }
+    /// `path` is on the remote as `entry`.
+    public func record(_ path: String, _ entry: KnownEntry) {
+        entries.withLock { $0[BytePath(path)] = entry }
     }
 
-    /// True when `stat` is the version watch last put on the remote for `path`.
-    public func contains(_ path: String, _ stat: LocalStat) -> Bool {
-        versions.withLock { $0[BytePath(path)] == FileVersion(stat) }
+    /// The file `path` is on the remote in the version `stat` describes.
+    public func record(_ path: String, _ stat: LocalStat?) {
+        guard let stat else { return }
+        record(path, .file(FileVersion(stat)))
     }
 
     /// Forgets `path` and everything below it.
     public func remove(_ path: String) {
-        versions.withLock { table in
-            for key in table.keys where key.string == path || key.string.hasPrefix(path + "/") { table.removeValue(forKey: key) }
+        entries.withLock { table in
+            for key in table.keys where ByteExact.isSameOrInside(key.string, path) { table.removeValue(forKey: key) }
         }
     }
 
+    /// The remote moved `from` (with its subtree) over `to`: what was at `to` is gone.
     public func move(from: String, to: String) {
-        versions.withLock { table in
-            for (key, value) in table where key.string == from || key.string.hasPrefix(from + "/") {
-                table.removeValue(forKey: key)
-                table[BytePath(to + key.string.dropFirst(from.count))] = value
+        entries.withLock { table in
+            var moving: [(BytePath, KnownEntry)] = []
+            for (key, value) in table where ByteExact.isSameOrInside(key.string, from) {
+                moving.append((BytePath(ByteExact.rebase(key.string, from: from, to: to)), value))
             }
+            for key in table.keys where ByteExact.isSameOrInside(key.string, from) || ByteExact.isSameOrInside(key.string, to) {
+                table.removeValue(forKey: key)
+            }
+            for (key, value) in moving { table[key] = value }
         }
     }
 
-    /// The events that bring the remote to `tree`: changed files, removed files.
+    /// Forgets every entry `condition` holds for (paths that became ignored: watch leaves them
+    /// alone on the remote, as push does).
+    public func forget(where condition: (String, KnownEntry) -> Bool) {
+        entries.withLock { table in
+            for (key, value) in table where condition(key.string, value) { table.removeValue(forKey: key) }
+        }
+    }
+
+    // MARK: Reading
+
+    /// What watch put at `path`, if anything.
+    public func entry(_ path: String) -> KnownEntry? {
+        entries.withLock { $0[BytePath(path)] }
+    }
+
+    /// True when `stat` is the version watch last put on the remote for the file `path`.
+    public func contains(_ path: String, _ stat: LocalStat) -> Bool {
+        entry(path) == .file(FileVersion(stat))
+    }
+
+    /// `path` and everything recorded below it.
+    public func subtree(_ path: String) -> [BytePath: KnownEntry] {
+        entries.withLock { table in table.filter { ByteExact.isSameOrInside($0.key.string, path) } }
+    }
+
+    public var count: Int { entries.withLock { $0.count } }
+
+    /// The events that bring the remote to `tree`: changed or new entries, removed ones.
     public func differences(from tree: Tree) -> [ChangeEvent] {
-        versions.withLock { table in
+        entries.withLock { table in
             var events: [ChangeEvent] = []
             var seen = Set<BytePath>()
-            for entry in tree.entries where entry.isFile || entry.isSymlink {
+            for entry in tree.entries {
+                guard let local = KnownEntry(entry) else { continue }
                 let key = BytePath(entry.path)
                 seen.insert(key)
-                if entry.isSymlink { continue }
-                if table[key] != FileVersion(entry) { events.append(.changed(entry.path)) }
+                if table[key] != local { events.append(.changed(entry.path)) }
             }
             for key in table.keys where !seen.contains(key) { events.append(.removed(key.string)) }
             return events

@@ -140,3 +140,106 @@ final class ResumeMarker: @unchecked Sendable {
         return offset
     }
 }
+
+// MARK: - Reading inside the tree, never through a symlink
+
+/// An entry of the local tree, reached from the root one directory at a time without
+/// following a symlink on the way: a path below a symlinked directory is not in the tree
+/// (the link is synced as a link), so nothing outside the tree is ever read. Used by watch,
+/// whose events may name paths whose parents have since been replaced by links.
+struct LocalTreeStat: Sendable, Equatable {
+    enum Kind: Sendable, Equatable { case file, directory, symlink, special }
+
+    let kind: Kind
+    let attributes: LocalStat
+
+    /// The entry at `relative` under `root`; nil when it is absent or lies below something
+    /// that is not a real directory (a symlink, a file).
+    /// - Throws: ``LocalIOError`` when a directory on the way cannot be searched.
+    static func of(root: String, relative: String) throws -> LocalTreeStat? {
+        try inParent(root: root, relative: relative) { directory, name in
+            var st = systemStat()
+            guard fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                if Self.meansAbsent(errno) { return nil }
+                throw LocalIOError(path: RemotePath.join(root, relative), operation: "stat", errno: errno)
+            }
+            let type = UInt32(st.st_mode) & UInt32(S_IFMT)
+            let kind: Kind = type == UInt32(S_IFREG) ? .file : type == UInt32(S_IFDIR) ? .directory
+                : type == UInt32(S_IFLNK) ? .symlink : .special
+            return LocalTreeStat(kind: kind, attributes: LocalStat(st))
+        }
+    }
+
+    /// The target of the symlink at `relative`, reached the same way; nil when there is none.
+    static func linkTarget(root: String, relative: String) -> String? {
+        (try? inParent(root: root, relative: relative) { directory, name -> String? in
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlinkat(directory, name, &buffer, buffer.count - 1)
+            guard count >= 0 else { return nil }
+            return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }) ?? nil
+    }
+
+    /// Opens the file at `relative` read-only, reached the same way (the file itself is
+    /// not followed either).
+    /// - Throws: ``LocalIOError`` naming the path when it cannot be opened.
+    static func open(root: String, relative: String) throws -> Int32 {
+        let fd = try inParent(root: root, relative: relative) { directory, name -> Int32? in
+            let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            return fd >= 0 ? fd : nil
+        }
+        guard let fd else {
+            let code = errno == 0 ? ENOENT : errno
+            throw LocalIOError(path: RemotePath.join(root, relative), operation: "open", errno: code)
+        }
+        return fd
+    }
+
+    /// Runs `body` with a descriptor of the parent directory of `relative` and its last
+    /// component; nil when a component on the way is missing or not a real directory.
+    private static func inParent<T>(root: String, relative: String,
+                                    _ body: (Int32, String) throws -> T?) throws -> T? {
+        var components = relative.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard let name = components.popLast() else { return nil }
+        #if os(Linux)
+        let searchOnly: Int32 = 0o10000000  // O_PATH (not exported to Swift): no read permission needed
+        #else
+        let searchOnly = O_RDONLY
+        #endif
+        var directory = systemOpen(root, searchOnly | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else {
+            if meansAbsent(errno) { return nil }
+            throw LocalIOError(path: root, operation: "open", errno: errno)
+        }
+        for component in components {
+            let next = openat(directory, component, searchOnly | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let code = errno
+            close(directory)
+            guard next >= 0 else {
+                if meansAbsent(code) { return nil }
+                throw LocalIOError(path: RemotePath.join(root, relative), operation: "open a directory of", errno: code)
+            }
+            directory = next
+        }
+        defer { close(directory) }
+        errno = 0
+        return try body(directory, name)
+    }
+
+    /// Missing, or not a directory where one was needed (ELOOP: a symlink met with O_NOFOLLOW).
+    private static func meansAbsent(_ code: Int32) -> Bool {
+        code == ENOENT || code == ENOTDIR || code == ELOOP
+    }
+}
+
+/// An empty stat(2) buffer, named apart from ``LocalTreeStat/attributes``.
+private func systemStat() -> stat { stat() }
+
+/// open(2), named apart from ``LocalTreeStat/open(root:relative:)``.
+private func systemOpen(_ path: String, _ flags: Int32) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.open(path, flags)
+    #else
+    Darwin.open(path, flags)
+    #endif
+}

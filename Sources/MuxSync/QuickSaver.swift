@@ -31,7 +31,7 @@ public final class QuickSaver: @unchecked Sendable {
     private let outstanding = Locked(Set<String>())
     /// Set by `discardAll`: spares still being opened are removed as soon as they exist.
     private let closed = Locked(false)
-    /// Spares being opened right now (discardAll waits for them).
+    /// Spares being opened or discarded right now (discardAll waits for them).
     private let opening = Locked(0)
 
     public init(client: SFTPClient, state: SyncStateStore?, force: Bool) {
@@ -40,17 +40,21 @@ public final class QuickSaver: @unchecked Sendable {
         self.force = force
     }
 
-    /// Sends `localPath` to `remotePath` if a spare is ready in that remote
-    /// directory; returns nil (having sent nothing) when the caller should use
-    /// the ordinary path. Opens a spare for next time either way.
-    public func save(_ path: String, localPath: String, remotePath: String) async throws -> UploadResult? {
+    /// Sends the local file `path` (relative to `localRoot`, opened without following a
+    /// symlink anywhere on the way) to `remotePath` if a spare is ready in that remote
+    /// directory; returns nil (having sent nothing) when the caller should use the ordinary
+    /// path. Opens a spare for next time either way.
+    public func save(_ path: String, localRoot: String, remotePath: String) async throws -> UploadResult? {
         let directory = RemotePath.parent(remotePath)
         defer { replenish(directory) }
         guard let spare = spares.withLock({ $0.removeValue(forKey: directory) }) else { return nil }
-        let fd = open(localPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else {
+        let localPath = RemotePath.join(localRoot, path)
+        let fd: Int32
+        do {
+            fd = try LocalTreeStat.open(root: localRoot, relative: path)
+        } catch {
             discard(spare)
-            throw LocalIOError(path: localPath, operation: "open", errno: errno)
+            throw error
         }
         defer { close(fd) }
         let before = try LocalStat.of(fd: fd, path: localPath)
@@ -78,7 +82,14 @@ public final class QuickSaver: @unchecked Sendable {
             try checkConflict(path, target: replies.last)
             let after = try LocalStat.of(fd: fd, path: localPath)
             guard after == before else { throw UploadError.keptChanging(localPath, "changed while being sent") }
-            try await channel.rename(spare.path, to: remotePath)
+            do {
+                try await channel.rename(spare.path, to: remotePath)
+            } catch let error as SFTPError where error.code == .noSuchFile {
+                // The spare is gone (its directory was removed or renamed meanwhile): nothing
+                // was placed; the caller takes the ordinary path.
+                outstanding.withLock { _ = $0.remove(spare.path) }
+                return nil
+            }
         } catch {
             if (try? await channel.remove(spare.path)) != nil { outstanding.withLock { _ = $0.remove(spare.path) } }
             throw error
@@ -126,27 +137,65 @@ public final class QuickSaver: @unchecked Sendable {
         }
     }
 
-    /// Spare files this saver may have left on the remote (its connection was lost).
-    public var leftovers: [String] { outstanding.withLock { Array($0) } }
-
-    /// Closes and removes every spare (on exit or before reconnecting).
-    public func discardAll() async {
-        closed.withLock { $0 = true }
-        // Let spares being opened land (and remove themselves) before the session goes.
-        for _ in 0..<400 where opening.withLock({ $0 > 0 }) { try? await Task.sleep(for: .milliseconds(5)) }
-        let all = spares.withLock { table -> [Spare] in
-            defer { table.removeAll() }
-            return Array(table.values)
+    /// The remote moved `from` to `to`: spares in and below it moved too (open handles stay
+    /// valid across a rename), so they are filed under their new paths.
+    public func moved(from: String, to: String) {
+        let rebase = { (path: String) -> String in
+            ByteExact.isSameOrInside(path, from) ? ByteExact.rebase(path, from: from, to: to) : path
         }
-        for spare in all {
-            if (try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)])) != nil {
-                outstanding.withLock { _ = $0.remove(spare.path) }
+        spares.withLock { table in
+            var moved: [String: Spare] = [:]
+            for (directory, spare) in table where ByteExact.isSameOrInside(directory, from) {
+                table.removeValue(forKey: directory)
+                moved[rebase(directory)] = Spare(handle: spare.handle, path: rebase(spare.path))
             }
+            for (directory, spare) in moved {
+                if let displaced = table.updateValue(spare, forKey: directory) { discard(displaced) }
+            }
+        }
+        outstanding.withLock { set in set = Set(set.map(rebase)) }
+    }
+
+    /// The remote `directory` was removed (with the spares in it): they are forgotten.
+    public func removed(_ directory: String) {
+        let gone = spares.withLock { table -> [Spare] in
+            let gone = table.filter { ByteExact.isSameOrInside($0.key, directory) }
+            for key in gone.keys { table.removeValue(forKey: key) }
+            return Array(gone.values)
+        }
+        outstanding.withLock { set in set = set.filter { !ByteExact.isSameOrInside($0, directory) } }
+        for spare in gone {
+            Task { _ = try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes)]) }
         }
     }
 
+    /// Spare files this saver may have left on the remote (its connection was lost).
+    public var leftovers: [String] { outstanding.withLock { Array($0) } }
+
+    /// Closes and removes every spare (on exit or before reconnecting). Runs to the end
+    /// even when the caller is cancelled (a stopping watch): the waits must really wait.
+    public func discardAll() async {
+        closed.withLock { $0 = true }
+        await Task { [self] in
+            // Let spares being opened land (and remove themselves), and discarded ones go,
+            // before the session goes.
+            for _ in 0..<400 where opening.withLock({ $0 > 0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+            let all = spares.withLock { table -> [Spare] in
+                defer { table.removeAll() }
+                return Array(table.values)
+            }
+            for spare in all {
+                if (try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)])) != nil {
+                    outstanding.withLock { _ = $0.remove(spare.path) }
+                }
+            }
+        }.value
+    }
+
     private func discard(_ spare: Spare) {
+        opening.withLock { $0 += 1 }
         Task {
+            defer { opening.withLock { $0 -= 1 } }
             if (try? await spare.handle.channel.sendBatch([.close(handle: spare.handle.bytes), .remove(path: spare.path)])) != nil {
                 outstanding.withLock { _ = $0.remove(spare.path) }
             }

@@ -37,8 +37,12 @@ public final class WatchEngine: Sendable {
     let status: WatchStatus
     let logger: Logger
     let queue = ChangeQueue()
-    /// What watch has put on the remote, per local file version.
-    let known = KnownTree()
+    /// What watch has put on the remote, per local version.
+    let known: KnownTree
+    /// Applies batches in order; keeps the changes waiting for the event that explains them.
+    let applier: BatchApplier
+    /// Zero of the local-time stamps the applier keeps (see ``BatchTarget/stamp()``).
+    let epoch = ContinuousClock.now
     /// The pool of the current connection (nil while reconnecting), for shared-session use.
     let currentClient = Locked<SFTPClient?>(nil)
 
@@ -51,6 +55,9 @@ public final class WatchEngine: Sendable {
         self.status = status
         self.logger = logger
         self.connect = connect
+        let known = KnownTree()
+        self.known = known
+        applier = BatchApplier(known: known)
     }
 
     /// One connected period: the pool and what goes with it.
@@ -81,12 +88,33 @@ public final class WatchEngine: Sendable {
         status.emit(.watching(source: source.kind, files: initial.localFiles))
         var lastSave = ContinuousClock.now
 
+        var checkScheduled = false
+        var check: Task<Void, Never>?
+        defer { check?.cancel() }
         while !Task.isCancelled {
             guard let batch = await queue.next() else { break }
             status.setQueue(batch.count)
+            if !batch.isEmpty { logger.debug("applying \(batch.count) event(s): \(batch.map(\.description).joined(separator: ", "))") }
+            // Every local change made before this is in the batch or an earlier one.
+            let covered = stamp(ContinuousClock.now - Self.reportingDelay(source.kind, options.pollInterval))
             do {
-                try await apply(batch, link)
-                queue.acknowledge()
+                try await apply(batch, link, covered: covered)
+                if batch.isEmpty {
+                    checkScheduled = false
+                } else {
+                    queue.acknowledge()
+                }
+                if !checkScheduled, let latest = applier.latestAhead {
+                    // Paths sent ahead of their events are checked once the events cover
+                    // them, even if nothing else happens by then.
+                    checkScheduled = true
+                    let delay = Self.reportingDelay(source.kind, options.pollInterval)
+                    let due = epoch + .nanoseconds(Int64(clamping: latest)) + delay + .milliseconds(20)
+                    check = Task { [queue] in
+                        guard (try? await Task.sleep(until: due, clock: .continuous)) != nil else { return }
+                        queue.wake()
+                    }
+                }
                 status.setQueue(queue.count)
                 if ContinuousClock.now - lastSave > .seconds(1) || queue.count == 0 {
                     try? link.state.save()
@@ -94,7 +122,7 @@ public final class WatchEngine: Sendable {
                 }
             } catch let error where Self.isConnectionLoss(error) {
                 queue.requeue(batch)
-                queue.acknowledge()
+                if !batch.isEmpty { queue.acknowledge() }
                 currentClient.withLock { $0 = nil }
                 status.emit(.disconnected("\(error)"))
                 link = try await reconnect(replacing: link)
@@ -104,6 +132,20 @@ public final class WatchEngine: Sendable {
         try? link.state.save()
         await link.client.session.close()
         status.finish()
+    }
+
+    /// The longest a change source takes to report a local change (inotify: the coalescing
+    /// window; polling: an interval and a walk), with margin.
+    static func reportingDelay(_ kind: String, _ pollInterval: Duration) -> Duration {
+        kind == "inotify" ? .milliseconds(250) : pollInterval * 2 + .milliseconds(500)
+    }
+
+    /// `instant` as a stamp of local time (nanoseconds since the engine was made).
+    func stamp(_ instant: ContinuousClock.Instant) -> UInt64 {
+        let elapsed = instant - epoch
+        guard elapsed > .zero else { return 0 }
+        let parts = elapsed.components
+        return UInt64(parts.seconds) * 1_000_000_000 + UInt64(parts.attoseconds / 1_000_000_000)
     }
 
     // MARK: Connection
@@ -177,7 +219,10 @@ public final class WatchEngine: Sendable {
     /// Returns once every local change made before the call is on the remote:
     /// a fresh local scan is compared with what watch has sent (so nothing
     /// depends on how fast the change source reports), the differences are
-    /// queued, and the queue is waited on until it is empty and idle.
+    /// queued, and the queue is waited on until it is empty and idle. A file
+    /// whose send is in flight counts as missing and is queued again, but the
+    /// apply step finds that version in `known` once the send is done and
+    /// skips it: each save is sent once.
     public func sync(timeout: Duration = .seconds(300)) async throws {
         let scan = try LocalScanner(root: localRoot, isExcluded: filter.walkPredicate).scan()
         let start = queue.idleState.applied
@@ -223,10 +268,11 @@ public final class WatchEngine: Sendable {
         let kept = Locked([Int: ChangeEvent]())
         try await pipelined(Array(events.enumerated()), window: 32) { [self] item in
             guard case .changed(let path) = item.element,
-                  let local = try? LocalStat.ofPath(RemotePath.join(localRoot, path)), local.isRegularFile else {
+                  let found = try? LocalTreeStat.of(root: localRoot, relative: path), found.kind == .file else {
                 kept.withLock { $0[item.offset] = item.element }
                 return
             }
+            let local = found.attributes
             if known.contains(path, local) { return }  // this very version is on the remote
             let remote = try await link.client.nextChannel().lstatIfExists(RemotePath.join(remoteRoot, path))
             if let remote, remote.size == local.size, Int64(remote.mtime ?? 0) == Int64(UInt32(clamping: local.mtime)),

@@ -10,7 +10,7 @@ import Testing
 // MARK: - A tiny file-system model
 
 /// Paths to nodes; "" (the root) is implicit.
-struct ModelTree: Equatable {
+struct WatchModelTree: Equatable {
     enum Node: Equatable {
         case file(Int)
         case directory
@@ -44,14 +44,16 @@ struct ModelTree: Equatable {
 }
 
 /// Random operations on a model, recorded as inotify-style observations.
-struct ModelScript {
-    var tree = ModelTree()
+struct WatchModelScript {
+    var tree = WatchModelTree()
     var observations: [ChangeCoalescer.Observation] = []
     var version = 0
+    /// Also rotate files and directories (`mv f f1; touch f`, `mv d d1; mkdir d`).
+    var rotations = false
     private let names = ["a", "b", "c", "t"]
 
     mutating func randomOperation(_ rng: inout SeededGenerator) {
-        for _ in 0..<20 { if tryOperation(Int(rng.next() % 7), &rng) { break } }
+        for _ in 0..<20 { if tryOperation(Int(rng.next() % (rotations ? 9 : 7)), &rng) { break } }
     }
 
     private func newPath(_ rng: inout SeededGenerator) -> String? {
@@ -87,6 +89,29 @@ struct ModelScript {
                 observations.append(.removed(p, isDirectory: tree.nodes[p] == .directory))
             }
             tree.removeSubtree(path)
+        case 7:  // log rotation: maybe append, `mv f f1` (over an older f1), a new empty f
+            guard let path = tree.files.randomElement(using: &rng) else { return false }
+            let rotated = path + "1"
+            guard tree.nodes[rotated] == nil || tree.nodes[rotated] != .directory else { return false }
+            if rng.next() % 2 == 0 {
+                version += 1
+                tree.nodes[path] = .file(version)
+                observations.append(.modified(path))
+            }
+            tree.moveSubtree(path, rotated)
+            observations.append(.renamed(from: path, to: rotated, isDirectory: false))
+            version += 1
+            tree.nodes[path] = .file(version)
+            observations += [.created(path, isDirectory: false), .modified(path)]
+        case 8:  // directory rotation: `mv d d1` (d1 new), a new d with a file in it
+            guard let path = tree.directories.dropFirst().randomElement(using: &rng), tree.nodes[path + "1"] == nil,
+                  path.split(separator: "/").count < 3 else { return false }
+            tree.moveSubtree(path, path + "1")
+            observations.append(.renamed(from: path, to: path + "1", isDirectory: true))
+            tree.nodes[path] = .directory
+            version += 1
+            tree.nodes[path + "/a"] = .file(version)
+            observations += [.created(path, isDirectory: true), .created(path + "/a", isDirectory: false), .modified(path + "/a")]
         default:  // rename, possibly over an existing file or empty directory
             guard let from = tree.all.randomElement(using: &rng) else { return false }
             let isDirectory = tree.nodes[from] == .directory
@@ -106,11 +131,11 @@ struct ModelScript {
 }
 
 /// Applies events to a mirror the way a consumer does; records what would have failed.
-struct ModelMirror {
-    var tree: ModelTree
+struct WatchModelMirror {
+    var tree: WatchModelTree
     var violations: [String] = []
 
-    mutating func apply(_ events: [ChangeEvent], local: ModelTree) {
+    mutating func apply(_ events: [ChangeEvent], local: WatchModelTree) {
         for event in events {
             switch event {
             case .changed(let path):
@@ -150,17 +175,17 @@ struct WatchCoalescerModelUnitTests {
         var rescans = 0
         for seed in UInt64(1)...3000 {
             var rng = SeededGenerator(seed: seed)
-            var script = ModelScript()
+            var script = WatchModelScript()
             for _ in 0..<6 { script.randomOperation(&rng) }
             let initial = script.tree
             script.observations = []
             for _ in 0..<(1 + Int(rng.next() % 25)) { script.randomOperation(&rng) }
             let events = ChangeCoalescer.coalesce(script.observations)
             if events.contains(where: \.isRescan) { rescans += 1 }
-            var mirror = ModelMirror(tree: initial)
+            var mirror = WatchModelMirror(tree: initial)
             mirror.apply(events, local: script.tree)
             if mirror.tree != script.tree || !mirror.violations.isEmpty {
-                failures.append("seed \(seed): \(compact(script.observations)) -> \(events); \(mirror.violations)\n  initial \(initial.nodes.sorted { $0.key < $1.key })\n  final \(script.tree.nodes.sorted { $0.key < $1.key })\n  mirror \(mirror.tree.nodes.sorted { $0.key < $1.key })")
+                failures.append("seed \(seed): \(watchCompact(script.observations)) -> \(events); \(mirror.violations)\n  initial \(initial.nodes.sorted { $0.key < $1.key })\n  final \(script.tree.nodes.sorted { $0.key < $1.key })\n  mirror \(mirror.tree.nodes.sorted { $0.key < $1.key })")
             }
             #expect(events.count <= script.observations.count)
         }
@@ -174,7 +199,7 @@ struct WatchCoalescerModelUnitTests {
         var failures: [String] = []
         for seed in UInt64(5000)...6500 {
             var rng = SeededGenerator(seed: seed)
-            var script = ModelScript()
+            var script = WatchModelScript()
             for _ in 0..<6 { script.randomOperation(&rng) }
             let initial = script.tree
             script.observations = []
@@ -194,11 +219,11 @@ struct WatchCoalescerModelUnitTests {
                 middle = script.tree
                 cut = script.observations.count
             }
-            var mirror = ModelMirror(tree: initial)
+            var mirror = WatchModelMirror(tree: initial)
             mirror.apply(ChangeCoalescer.coalesce(Array(script.observations[..<cut])), local: middle)
             mirror.apply(ChangeCoalescer.coalesce(Array(script.observations[cut...])), local: script.tree)
             if mirror.tree != script.tree || !mirror.violations.isEmpty {
-                failures.append("seed \(seed) cut \(cut): \(compact(Array(script.observations[..<cut]))) | \(compact(Array(script.observations[cut...]))); \(mirror.violations)")
+                failures.append("seed \(seed) cut \(cut): \(watchCompact(Array(script.observations[..<cut]))) | \(watchCompact(Array(script.observations[cut...]))); \(mirror.violations)")
             }
         }
         failures.sort { $0.count < $1.count }
@@ -206,7 +231,7 @@ struct WatchCoalescerModelUnitTests {
     }
 }
 
-func compact(_ observations: [ChangeCoalescer.Observation]) -> String {
+func watchCompact(_ observations: [ChangeCoalescer.Observation]) -> String {
     observations.map { o -> String in
         switch o {
         case .created(let p, let d): return "+" + p + (d ? "/" : "")

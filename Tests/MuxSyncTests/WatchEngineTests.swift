@@ -17,26 +17,54 @@ import Testing
         let local: String
         let remote: String
         let events = LineSink()
+        /// The engine's debug log (the batches it applied), for failure messages.
+        let trace = LineSink()
+        let engine: WatchEngine
         let task: Task<Void, Error>
 
-        init(lab: SyncLab, polling: Bool, port: UInt16? = nil, prepare: (String) throws -> Void = { _ in }) throws {
+        /// - Parameter silent: poll once an hour, so that only batches a test injects with
+        ///   `inject` reach the engine (to reproduce an exact batch and lag).
+        init(lab: SyncLab, polling: Bool, silent: Bool = false, port: UInt16? = nil,
+             prepare: (String) throws -> Void = { _ in }) throws {
             self.lab = lab
             local = try lab.makeDirectory("local-\(UUID().uuidString.prefix(6))")
             remote = lab.path("remote-\(UUID().uuidString.prefix(6))")
             try prepare(local)
             var options = WatchOptions()
-            options.forcePolling = polling
-            options.pollInterval = .milliseconds(50)
+            options.forcePolling = polling || silent
+            options.pollInterval = silent ? .seconds(3600) : .milliseconds(50)
             options.stateDirectory = lab.path("state")
             options.reconnectDelays = [0.1, 0.2, 0.3]
             let sink = events
             let status = WatchStatus(mode: .plain, output: { sink.append($0) })
+            let trace = self.trace
             let engine = WatchEngine(localRoot: local, remoteRoot: remote, options: options,
                                      filter: ExclusionFilter(root: local, excludes: []), status: status,
-                                     logger: Logger(label: "watch-test")) {
+                                     logger: Logger(label: "watch-test", factory: { _ in SinkLogHandler(sink: trace) })) {
                 try await lab.connect(port: port, channels: 2)
             }
+            self.engine = engine
             task = Task { try await engine.run() }
+        }
+
+        /// Waits until the initial sync is done and the watch is idle.
+        func started() async -> Bool {
+            await eventually { events.lines.contains { $0.contains("watching") } && engine.queue.idleState.idle }
+        }
+
+        /// Hands `batch` to the engine as one batch and waits until it was applied.
+        func inject(_ batch: [ChangeEvent]) async -> Bool {
+            let before = engine.queue.idleState.applied
+            engine.queue.add(batch)
+            return await eventually {
+                let state = engine.queue.idleState
+                return state.idle && state.applied > before
+            }
+        }
+
+        /// How many "sent PATH" lines the watch printed.
+        func sendCount(_ path: String) -> Int {
+            events.lines.filter { $0.contains(" sent \(path) (") }.count
         }
 
         func stop() async {
@@ -163,5 +191,22 @@ import Testing
         #expect(await watch.eventually { watch.events.lines.contains { $0.contains("conflict") } })
         #expect(watch.remoteText("shared.txt") == "theirs, a longer line\n")
         await watch.stop()
+    }
+}
+
+/// A log handler that writes every line (debug and up) into a LineSink.
+struct SinkLogHandler: LogHandler {
+    let sink: LineSink
+    var logLevel: Logger.Level = .debug
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        sink.append("\(level) \(message)\n")
     }
 }

@@ -20,7 +20,7 @@ import Darwin
 
 /// What a mirror keeps of an entry: kind, permissions and, for files, size and mtime; for
 /// symlinks, the target. Directory mtimes are not compared (no event moves them).
-struct MirrorEntry: Equatable, CustomStringConvertible {
+struct WatchMirrorEntry: Equatable, CustomStringConvertible {
     var kind: String
     var permissions: UInt32
     var size: UInt64
@@ -46,7 +46,7 @@ final class WatchedTree: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: [[ChangeEvent]] = []
     private var finished = false
-    private(set) var mirror: [String: MirrorEntry] = [:]
+    private(set) var mirror: [String: WatchMirrorEntry] = [:]
     private(set) var events: [ChangeEvent] = []
     private(set) var violations: [String] = []
     /// `.changed` paths that were gone when applied, waiting for the event that explains them.
@@ -91,10 +91,10 @@ final class WatchedTree: @unchecked Sendable {
     }
 
     /// The real tree, as the scanner sees it with the same ignore rules.
-    func actual() -> [String: MirrorEntry] {
+    func actual() -> [String: WatchMirrorEntry] {
         guard let result = try? LocalScanner(root: root, isExcluded: filter.walkPredicate).scan() else { return [:] }
-        var entries: [String: MirrorEntry] = [:]
-        for entry in result.tree.entries where !entry.isSpecial { entries[entry.path] = MirrorEntry(entry) }
+        var entries: [String: WatchMirrorEntry] = [:]
+        for entry in result.tree.entries where !entry.isSpecial { entries[entry.path] = WatchMirrorEntry(entry) }
         return entries
     }
 
@@ -145,7 +145,9 @@ final class WatchedTree: @unchecked Sendable {
             event.isRescan || event.paths.contains { path in keys.prefix(8).contains { ByteExact.isSameOrInside($0, path) } }
         }
         if let dump = ProcessInfo.processInfo.environment["WATCH_DUMP"] {
-            try? "\(lines)\n\(trace.joined(separator: "\n"))".write(toFile: dump, atomically: true, encoding: .utf8)
+            if !FileManager.default.fileExists(atPath: dump) {
+                try? "\(lines)\n\(trace.joined(separator: "\n"))".write(toFile: dump, atomically: true, encoding: .utf8)
+            }
         }
         return lines.joined(separator: "; ") + " | events: \(related.suffix(12))"
     }
@@ -190,6 +192,12 @@ final class WatchedTree: @unchecked Sendable {
                 removeSubtree(from)
                 removeSubtree(to)
                 for (path, entry) in moving { mirror[to + String(path.dropFirst(from.count))] = entry }
+                if mirror[to] != localEntry(to) {
+                    // What was moved is not what sits at `to` now (an earlier change of `from`
+                    // was applied after `from` had been replaced): send `to` again, as documented.
+                    removeSubtree(to)
+                    for (path, entry) in actual() where ByteExact.isSameOrInside(path, to) { mirror[path] = entry }
+                }
             case .rescan:
                 mirror = actual()
                 deferred = []
@@ -202,7 +210,7 @@ final class WatchedTree: @unchecked Sendable {
         for key in mirror.keys where ByteExact.isStrictlyInside(key, path) { mirror[key] = nil }
     }
 
-    private func localEntry(_ path: String) -> MirrorEntry? {
+    private func localEntry(_ path: String) -> WatchMirrorEntry? {
         var st = stat()
         // never through a symlink: every ancestor must be a real directory
         var ancestor = ByteExact.parent(of: path)
@@ -221,8 +229,36 @@ final class WatchedTree: @unchecked Sendable {
             let n = readlink(root + "/" + path, &buffer, buffer.count)
             kind = .symlink(target: n >= 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "")
         }
-        return MirrorEntry(TreeEntry(path: path, kind: kind, size: UInt64(st.st_size), mtime: time.seconds,
+        return WatchMirrorEntry(TreeEntry(path: path, kind: kind, size: UInt64(st.st_size), mtime: time.seconds,
                                      mtimeNanoseconds: time.nanoseconds, permissions: UInt32(st.st_mode)))
+    }
+}
+
+/// Events collected from a stream, for tests that only look for one.
+final class WatchEventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [ChangeEvent] = []
+
+    func add(_ batch: [ChangeEvent]) {
+        lock.lock()
+        events += batch
+        lock.unlock()
+    }
+
+    var all: [ChangeEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        return events
+    }
+
+    /// Waits (up to 10 s) until `condition` holds for the events so far.
+    func wait(_ condition: ([ChangeEvent]) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if condition(all) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition(all)
     }
 }
 
@@ -518,6 +554,66 @@ struct WatcherTests {
         var batches = 0
         for await _ in stream { batches += 1 }  // finished by stop()
         #expect(batches == 0)
+    }
+
+    #if os(Linux)
+    @Test func theAdaptiveSourceSwitchesToPollingWithoutLosingTheStream() async throws {
+        let t = try WatchScratch()
+        let filter = ExclusionFilter(root: t.root, excludes: [])
+        let source = AdaptiveChangeSource(root: t.root, filter: filter, pollInterval: .milliseconds(50))
+        let stream = try source.start()
+        let received = WatchEventLog()
+        let consumer = Task { for await batch in stream { received.add(batch) } }
+        t.write("before", "1")
+        #expect(await received.wait { $0.contains(.changed("before")) })
+        source.switchToPolling(because: "test")
+        #expect(source.kind == "polling")
+        #expect(source.fallbackReason == "test")
+        t.write("after", "2")
+        #expect(await received.wait { $0.contains(.changed("after")) })
+        source.stop()
+        await consumer.value  // the stream finishes
+    }
+    #endif
+
+    /// Run inside a user namespace with a low watch limit to exercise the fallback:
+    /// `unshare -U -r sh -c 'echo 20 > /proc/sys/user/max_inotify_watches; swift test ...'`.
+    static var lowWatchLimit: Bool {
+        let text = try? String(contentsOfFile: "/proc/sys/user/max_inotify_watches", encoding: .utf8)
+        return (text.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? Int.max) <= 100
+    }
+
+    @Test(.enabled(if: WatcherTests.lowWatchLimit))
+    func theWatchLimitFallsBackToPolling() async throws {
+        let big = try WatchScratch()
+        for d in 0..<150 { big.mkdirs("d\(d)") }
+        let bigFilter = ExclusionFilter(root: big.root, excludes: [])
+        let refused = InotifyWatcher(root: big.root, filter: bigFilter)
+        #expect(throws: ChangeSourceError.self) { _ = try refused.start() }
+        let adaptive = AdaptiveChangeSource(root: big.root, filter: bigFilter, pollInterval: .milliseconds(50))
+        let bigStream = try adaptive.start()
+        #expect(adaptive.kind == "polling")
+        #expect(adaptive.fallbackReason?.contains("max_user_watches") == true)
+        adaptive.stop()
+        _ = bigStream
+
+        // Reached while watching: a rescan says so, polling takes over, nothing is lost.
+        let t = try WatchScratch()
+        let filter = ExclusionFilter(root: t.root, excludes: [])
+        let source = AdaptiveChangeSource(root: t.root, filter: filter, pollInterval: .milliseconds(50))
+        let stream = try source.start()
+        #expect(source.kind == "inotify")
+        let received = WatchEventLog()
+        let consumer = Task { for await batch in stream { received.add(batch) } }
+        for d in 0..<150 { t.mkdirs("n\(d)") }
+        #expect(await received.wait { events in
+            events.contains { if case .rescan(let reason) = $0 { return reason.contains("max_user_watches") } else { return false } }
+        })
+        #expect(await received.wait { _ in source.kind == "polling" })
+        t.write("n149/late", "x")
+        #expect(await received.wait { $0.contains(.changed("n149/late")) })
+        source.stop()
+        await consumer.value
     }
 
     @Test func startingTwiceIsAnError() throws {

@@ -46,6 +46,8 @@ public final class AdaptiveChangeSource: ChangeSource, @unchecked Sendable {
 
     // MARK: ChangeSource
 
+    /// Starts inotify, or polling when inotify cannot watch this tree.
+    /// - Throws: ``ChangeSourceError/rootUnusable(_:reason:)`` when the root cannot be read.
     public func start() throws -> AsyncStream<[ChangeEvent]> {
         let (stream, continuation) = AsyncStream<[ChangeEvent]>.makeStream(bufferingPolicy: .unbounded)
         try state.withLock { s in
@@ -70,6 +72,7 @@ public final class AdaptiveChangeSource: ChangeSource, @unchecked Sendable {
         return stream
     }
 
+    /// Stops whichever source runs; the stream finishes once their last batches are passed on.
     public func stop() {
         let (inotify, polling, idle) = state.withLock { s -> (InotifyWatcher?, PollingWatcher?, Bool) in
             s.stopped = true
@@ -94,8 +97,8 @@ public final class AdaptiveChangeSource: ChangeSource, @unchecked Sendable {
         if stopNow { polling.stop() }
     }
 
-    /// Called on the inotify thread when a directory could not be watched.
-    private func switchToPolling(because reason: String) {
+    /// Called on the inotify thread when a directory could not be watched (internal for tests).
+    func switchToPolling(because reason: String) {
         let already = state.withLock { $0.polling != nil || $0.stopped }
         if already { return }
         do {

@@ -14,7 +14,16 @@
 //     in one batch and renamed in the next): treat it as `.changed(b)` and, for a directory,
 //     send everything inside `b` (its contents may have been reported under `a`);
 //   - `.renamed(a, b)` whose target's parent it does not have (a directory created and
-//     gone again in the same batch): create the parent first.
+//     gone again in the same batch): create the parent first;
+//   - after `.renamed(a, b)`, what it moved may not be what is at `b` locally: an earlier
+//     `.changed(a)` applied after `a` was replaced (log rotation: `mv app.log app.log.1;
+//     touch app.log`) sent the new `a`. When `b`'s kind, size or mtime differ from what was
+//     moved, send `b` again (with its contents for a directory);
+//   - `.removed(p)` for a path that exists again (created since; its event follows). A
+//     consumer that sends it at once must remember it: if it is gone before any event names
+//     it, none ever will (a creation folded into a later rename becomes `.changed` of the
+//     new name), and the consumer removes it itself.
+// BatchApplier is the consumer WatchEngine uses; WatchApplyModelUnitTests checks it.
 
 // MARK: - ChangeEvent
 
@@ -83,7 +92,8 @@ public enum ChangeEvent: Sendable, Equatable, CustomStringConvertible {
 public protocol ChangeSource: AnyObject, Sendable {
     /// Starts watching. Batches (never empty) arrive on the stream until ``stop()``, after
     /// which the stream finishes. Changes made after `start()` returns are never missed
-    /// (they may be reported as a `.rescan`). Call at most once.
+    /// (they may be reported as a `.rescan`). Call at most once. Keep the stream: when it is
+    /// dropped (or its consumer cancelled), the source stops.
     func start() throws -> AsyncStream<[ChangeEvent]>
     /// Stops watching and finishes the stream; returns once the watcher thread has ended.
     /// Safe to call more than once and from any thread.
@@ -98,20 +108,24 @@ public protocol ChangeSource: AnyObject, Sendable {
 public enum ChangeSourceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The root is missing, not a directory or unreadable.
     case rootUnusable(String, reason: String)
-    /// inotify could not be set up (for example too many inotify instances).
+    /// inotify could not be set up (too many inotify instances, or the tree needs more
+    /// watches than fs.inotify.max_user_watches allows); the reason says how to fix it.
     case inotifyUnavailable(reason: String)
     /// `start()` was called twice.
     case alreadyStarted
+    /// The watcher's own resources (a pipe, a thread) could not be created.
+    case setupFailed(reason: String)
 
     public var description: String {
         switch self {
         case .rootUnusable(let path, let reason):
             return "cannot watch \(path): \(reason); check that the directory exists and is readable"
         case .inotifyUnavailable(let reason):
-            return "inotify is unavailable: \(reason); raise fs.inotify.max_user_instances "
-                + "(sudo sysctl fs.inotify.max_user_instances=1024) or use --poll"
+            return "inotify is unavailable: \(reason)"
         case .alreadyStarted:
             return "the change source was already started; create a new one to watch again"
+        case .setupFailed(let reason):
+            return "cannot start watching: \(reason)"
         }
     }
 }

@@ -66,7 +66,7 @@ final class InotifyEventHandler: @unchecked Sendable {
         let wd = inotify_add_watch(descriptor, root, InotifyEventHandler.watchMask)
         guard wd >= 0 else {
             let code = errno
-            if code == ENOSPC { throw ChangeSourceError.inotifyUnavailable(reason: InotifyLimits.watchLimitAdvice("")) }
+            if code == ENOSPC { throw ChangeSourceError.inotifyUnavailable(reason: InotifyLimits.watchLimitAdvice("the root")) }
             throw ChangeSourceError.rootUnusable(root, reason: LocalScanner.describe(errno: code))
         }
         rootDescriptor = wd
@@ -75,7 +75,8 @@ final class InotifyEventHandler: @unchecked Sendable {
         var visited = Set<BytePath>()
         walk("", report: false, visited: &visited, limitHit: &limitHit)
         if limitHit {
-            throw ChangeSourceError.inotifyUnavailable(reason: InotifyLimits.watchLimitAdvice("(\(table.count) watched so far)"))
+            throw ChangeSourceError.inotifyUnavailable(
+                reason: InotifyLimits.watchLimitAdvice("this tree (\(table.count) directories watched so far)"))
         }
     }
 
@@ -320,7 +321,7 @@ final class InotifyEventHandler: @unchecked Sendable {
     private func reportWatchLimit(_ path: String, now: ContinuousClock.Instant) {
         guard !limitReported else { return }
         limitReported = true
-        coalescer.add(.rescan(reason: InotifyLimits.watchLimitAdvice(path)), at: now)
+        coalescer.add(.rescan(reason: InotifyLimits.watchLimitAdvice(path.isEmpty ? "the tree" : "directory " + path)), at: now)
         onWatchLimit?()
     }
 

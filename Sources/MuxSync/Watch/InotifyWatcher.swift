@@ -58,8 +58,9 @@ public final class InotifyWatcher: ChangeSource, @unchecked Sendable {
         guard fd >= 0 else {
             let code = errno
             let reason = code == EMFILE
-                ? "too many inotify instances (fs.inotify.max_user_instances = \(InotifyLimits.read("max_user_instances")))"
-                : LocalScanner.describe(errno: code)
+                ? "too many inotify instances (fs.inotify.max_user_instances = \(InotifyLimits.read("max_user_instances"))); "
+                    + "raise it (sudo sysctl fs.inotify.max_user_instances=1024) or use --poll"
+                : LocalScanner.describe(errno: code) + "; use --poll"
             throw ChangeSourceError.inotifyUnavailable(reason: reason)
         }
         let (stream, continuation) = worker.makeStream()
@@ -166,9 +167,9 @@ enum InotifyLimits {
         return text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
     }
 
-    /// Says the watch limit was reached and how to raise it.
-    static func watchLimitAdvice(_ path: String) -> String {
-        "cannot watch directory \(path.isEmpty ? "." : path): the inotify watch limit "
+    /// Says the watch limit was reached while watching `what` and how to raise it.
+    static func watchLimitAdvice(_ what: String) -> String {
+        "cannot watch \(what): the inotify watch limit "
             + "(fs.inotify.max_user_watches = \(read("max_user_watches"))) is reached, so changes there "
             + "would go unseen; raise it (sudo sysctl fs.inotify.max_user_watches=524288, and add it to "
             + "/etc/sysctl.conf to keep it), ignore big generated directories, or use --poll"

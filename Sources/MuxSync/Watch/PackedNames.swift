@@ -34,5 +34,4 @@ struct PackedNames: Sendable {
         let end = index + 1 < offsets.count ? Int(offsets[index + 1]) - 1 : bytes.count - 1
         return String(decoding: bytes[start..<end], as: UTF8.self)
     }
-
 }

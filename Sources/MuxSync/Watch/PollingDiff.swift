@@ -3,11 +3,13 @@
 // Pure (no I/O): the snapshot walk fills `removed`, `added` and `modified`; `observations()`
 // detects renames by inode and orders everything so that applying it in order is valid:
 //   1. removals (not inside another removal, not holding a rename's source),
-//   2. renames, creations and modifications, parents before children (a rename whose
-//      source lies in a renamed directory comes after that directory's rename),
+//   2. renames, creations and modifications, parents before children (an entry leaving a
+//      renamed directory moves before it; one staying inside follows its rename),
 //   3. removals of directories that a rename took something out of.
 // A removed path and a new path with the same inode, kind and (for non-directories) size and
 // mtime are one rename; inside a renamed directory, entries are matched by relative path.
+// The result is replayed on the touched paths (PollingReplayCheck); tangles the rules cannot
+// order (swapped directories...) fall back to plain removals and creations.
 
 // MARK: - EntryStat
 

@@ -133,6 +133,7 @@ private final class PollingLoop: @unchecked Sendable {
                 emitRescan("ignore rules changed (" + reloaded.map { $0.isEmpty ? "top level" : $0 }.joined(separator: ", ") + ")")
                 return
             }
+            guard !diff.isEmpty else { return }
             let events = ChangeCoalescer.coalesce(diff.observations())
             figures.withLock { $0.entries = current.entryCount; $0.directories = current.directoryCount }
             if !events.isEmpty { continuation.yield(events) }

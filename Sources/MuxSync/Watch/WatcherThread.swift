@@ -21,6 +21,8 @@ final class WatcherThread: @unchecked Sendable {
         var started = false
         var stopRequested = false
         var finished = false
+        /// The loop's thread, so that a stop from inside the loop does not wait for itself.
+        var loopThread: ObjectIdentifier?
     }
 
     /// The read end of the wake pipe: readable once a stop was requested.
@@ -34,7 +36,8 @@ final class WatcherThread: @unchecked Sendable {
     init(name: String) throws {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else {
-            throw ChangeSourceError.rootUnusable(name, reason: "cannot create a pipe: " + String(cString: strerror(errno)))
+            throw ChangeSourceError.setupFailed(reason: "cannot create the wake-up pipe of \(name): "
+                + LocalScanner.describe(errno: errno) + "; too many open files? (raise ulimit -n)")
         }
         for fd in fds {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
@@ -42,7 +45,7 @@ final class WatcherThread: @unchecked Sendable {
         }
         wakeDescriptor = fds[0]
         writeDescriptor = fds[1]
-        self.name = name + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        self.name = name
     }
 
     deinit {
@@ -63,6 +66,7 @@ final class WatcherThread: @unchecked Sendable {
             s.started = true
         }
         let thread = Thread { [self] in
+            state.withLock { $0.loopThread = ObjectIdentifier(Thread.current) }
             body()
             state.withLock { $0.finished = true }
             done.signal()
@@ -87,8 +91,9 @@ final class WatcherThread: @unchecked Sendable {
     /// Asks the loop to end and waits until it has (unless called from the loop thread).
     func stop() {
         requestStop()
-        let mustWait = state.withLock { $0.started && !$0.finished }
-        guard mustWait, Thread.current.name != name else { return }
+        let current = ObjectIdentifier(Thread.current)
+        let mustWait = state.withLock { $0.started && !$0.finished && $0.loopThread != current }
+        guard mustWait else { return }
         done.wait()
         done.signal()  // later stop() calls do not block
     }
