@@ -118,23 +118,7 @@ struct FaultCrashTests {
         try #require(end == .signaled(SIGKILL), "the pull ended before it could be killed: \(String(describing: end))")
 
         // Under a real name only complete files; count what the rerun may skip or resume.
-        var completeBytes = 0
-        var resumeOffsets: UInt64 = 0
-        var markers = 0
-        for (key, node) in try TreeSnapshot(local).nodes where node.isFile {
-            let path = key.string
-            let name = path.split(separator: "/").last.map(String.init) ?? path
-            if name.hasPrefix(".muxsync.") {
-                if name.hasSuffix(".offset") {
-                    let offset = FaultNetworkTests.markerOffset(local + "/" + path)
-                    resumeOffsets += offset
-                    if offset > 0 { markers += 1 }
-                }
-                continue
-            }
-            #expect(node.contents == files[path], "\(path) is under its real name with \(node.contents?.count ?? 0) bytes")
-            completeBytes += node.contents?.count ?? 0
-        }
+        let (completeBytes, resumeOffsets, markers) = try pullLeftovers(in: local, expected: files, context: "after kill -9")
         #expect(markers >= 1, "the killed pull left no resume marker")
 
         let rerun = try await lab.pull(remote, into: local)

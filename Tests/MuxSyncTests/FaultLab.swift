@@ -123,6 +123,38 @@ func expectOldOrNew(under remote: String, old: FaultTree, new: FaultTree, contex
     return found
 }
 
+/// What an interrupted pull left in `local`: complete bytes under real names, the bytes
+/// its resume markers promise, and how many markers promise some. Records an issue for
+/// every file under a real name that is not exactly the expected one (`context` starts
+/// the message); partials and markers (`.muxsync.*`) are counted, not checked.
+func pullLeftovers(in local: String, expected files: [String: Data], context: String) throws
+    -> (completeBytes: Int, resumeOffsets: UInt64, markers: Int) {
+    var result = (completeBytes: 0, resumeOffsets: UInt64(0), markers: 0)
+    guard Disk.exists(local) else { return result }
+    for (key, node) in try TreeSnapshot(local).nodes where node.isFile {
+        let path = key.string
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        if name.hasPrefix(".muxsync.") {
+            if name.hasSuffix(".offset") {
+                let offset = FaultNetworkTests.markerOffset(local + "/" + path)
+                result.resumeOffsets += offset
+                if offset > 0 { result.markers += 1 }
+            }
+            continue
+        }
+        guard let expected = files[path] else {
+            Issue.record("\(context): unexpected local file \(path)")
+            continue
+        }
+        if node.contents != expected {
+            Issue.record(Comment(rawValue: "\(context): \(path) is under its real name with \(node.contents?.count ?? 0) "
+                                 + "of \(expected.count) bytes"))
+        }
+        result.completeBytes += expected.count
+    }
+    return result
+}
+
 func fingerprint(_ data: Data) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }

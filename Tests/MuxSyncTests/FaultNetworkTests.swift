@@ -168,33 +168,8 @@ struct FaultNetworkTests {
             #expect(cutError != nil || cutReport?.failures.isEmpty == false, "round \(round): a cut pull reported success")
 
             // Under a real name only complete files; remember what the rerun may skip.
-            var completeBytes = 0
-            var resumeOffsets: UInt64 = 0
-            var expectResumed = 0
-            if Disk.exists(local) {
-                for (key, node) in try TreeSnapshot(local).nodes where node.isFile {
-                    let path = key.string
-                    let name = path.split(separator: "/").last.map(String.init) ?? path
-                    if name.hasPrefix(".muxsync.") {
-                        if name.hasSuffix(".offset") {
-                            let offset = Self.markerOffset(local + "/" + path)
-                            resumeOffsets += offset
-                            if offset > 0 { expectResumed += 1 }
-                        }
-                        continue
-                    }
-                    guard let expected = files[path] else {
-                        Issue.record("round \(round): unexpected local file \(path)")
-                        continue
-                    }
-                    if node.contents != expected {
-                        let message = "round \(round), cut at \(point) (seed \(seed)): \(path) is under its real name "
-                            + "with \(node.contents?.count ?? 0) of \(expected.count) bytes"
-                        Issue.record(Comment(rawValue: message))
-                    }
-                    completeBytes += expected.count
-                }
-            }
+            let left = try pullLeftovers(in: local, expected: files, context: "round \(round), cut at \(point) (seed \(seed))")
+            let (completeBytes, resumeOffsets, expectResumed) = (left.completeBytes, left.resumeOffsets, left.markers)
 
             let rerun = try await lab.pull(remote, into: local)
             #expect(rerun.failures.isEmpty, "round \(round): \(rerun.failures)")
