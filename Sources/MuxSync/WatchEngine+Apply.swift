@@ -48,7 +48,11 @@ struct LinkTarget: BatchTarget {
         } catch {
             return .leftAlone  // unreadable: neither sent nor deleted
         }
-        guard let found = stat else { return .absent }
+        guard let found = stat else {
+            // gone, but ignored (the rules may have changed since it was sent): left alone
+            let wasDirectory = engine.known.entry(path)?.isDirectory ?? false
+            return engine.filter.isExcluded(path, isDirectory: wasDirectory) ? .leftAlone : .absent
+        }
         let isDirectory = found.kind == .directory
         if engine.filter.isExcluded(path, isDirectory: isDirectory) { return .leftAlone }
         switch found.kind {

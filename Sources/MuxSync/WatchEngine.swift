@@ -94,7 +94,10 @@ public final class WatchEngine: Sendable {
         while !Task.isCancelled {
             guard let batch = await queue.next() else { break }
             status.setQueue(batch.count)
-            if !batch.isEmpty { logger.debug("applying \(batch.count) event(s): \(batch.map(\.description).joined(separator: ", "))") }
+            if !batch.isEmpty && logger.logLevel <= .debug {
+                let shown = batch.prefix(50).map(\.description).joined(separator: ", ") + (batch.count > 50 ? ", ..." : "")
+                logger.debug("applying \(batch.count) event(s): \(shown)")
+            }
             // Every local change made before this is in the batch or an earlier one.
             let covered = stamp(ContinuousClock.now - Self.reportingDelay(source.kind, options.pollInterval))
             do {

@@ -177,7 +177,7 @@ final class BatchApplier: Sendable {
         guard !due.isEmpty else { return }
         for key in due { waiting.ahead.removeValue(forKey: key) }
         let gone = due.filter { known.entry($0.string) != nil && target.local($0.string) == .absent }.map(\.string)
-        try await removeAll(gone, replacing: false, target)
+        try await sendAgain(try await removeAll(gone, replacing: false, target), waiting: &waiting, target)
     }
 
     // MARK: Renames
@@ -278,22 +278,43 @@ final class BatchApplier: Sendable {
                 sends.append((key.string, entry, intent != .check))
             }
         }
-        try await removeAll(removals, replacing: false, target)
+        try await sendAgain(try await removeAll(removals, replacing: false, target), waiting: &waiting, target)
         // A directory's contents are pushed with it, ahead of their own events.
+        for path in try await sendAll(sends, target) { waiting.markAhead(path, stamp) }
+    }
+
+    /// Paths that were to be removed but exist locally again (created since they were
+    /// looked at): sent in place of what the remote has, ahead of their events.
+    private func sendAgain<Target: BatchTarget>(_ paths: [String], waiting: inout Waiting, _ target: Target) async throws {
+        guard !paths.isEmpty else { return }
+        let stamp = target.stamp()
+        var sends: [(path: String, entry: KnownEntry, replace: Bool)] = []
+        for path in paths {
+            guard case .present(let entry) = target.local(path) else { continue }
+            waiting.markAhead(path, stamp)
+            sends.append((path, entry, true))
+        }
         for path in try await sendAll(sends, target) { waiting.markAhead(path, stamp) }
     }
 
     /// Removes remote entries (a path inside another one goes with it), deepest first.
     /// `replacing`: a rename is about to put something there (remove even if the path
-    /// exists locally).
-    private func removeAll<Target: BatchTarget>(_ paths: [String], replacing: Bool, _ target: Target) async throws {
+    /// exists locally). Returns the paths left because they exist locally again.
+    @discardableResult
+    private func removeAll<Target: BatchTarget>(_ paths: [String], replacing: Bool, _ target: Target) async throws -> [String] {
         let outermost = paths.filter { path in !paths.contains { ByteExact.isStrictlyInside(path, $0) } }
             .sorted { $0.utf8.count > $1.utf8.count }
-        guard !outermost.isEmpty, target.mayRemove(outermost.count) else { return }
+        guard !outermost.isEmpty, target.mayRemove(outermost.count) else { return [] }
         let known = self.known
+        let back = Locked([String]())
         try await pipelined(outermost, window: 16) { path in
-            if try await target.remove(path, replacing: replacing) { known.remove(path) }
+            if try await target.remove(path, replacing: replacing) {
+                known.remove(path)
+            } else if !replacing, case .present = target.local(path) {
+                back.withLock { $0.append(path) }
+            }
         }
+        return back.withLock { $0 }
     }
 
     /// Sends what exists locally: directories (with their subtrees) shallowest first, then
