@@ -50,7 +50,8 @@ public struct FileUploader: Sendable {
                                         attributes: attributes, progress: progress)
                 } else {
                     _ = try await client.upload(fd: fd, localPath: localPath, length: before.size, to: temporary,
-                                                permissions: before.permissions, tuning: tuning, progress: progress)
+                                                permissions: before.permissions, finalAttributes: attributes,
+                                                tuning: tuning, progress: progress)
                 }
                 let after = try LocalStat.of(fd: fd, path: localPath)
                 if after.size != before.size || after.mtime != before.mtime || after.mtimeNanoseconds != before.mtimeNanoseconds {
@@ -58,9 +59,7 @@ public struct FileUploader: Sendable {
                     try? await client.nextChannel().remove(temporary)
                     continue
                 }
-                let channel = client.nextChannel()
-                if before.size >= tuning.stripeThreshold { try await channel.setstat(temporary, attributes) }
-                try await channel.rename(temporary, to: remotePath)
+                try await client.nextChannel().rename(temporary, to: remotePath)
                 return UploadResult(bytes: before.size, size: before.size, mtime: before.mtime, permissions: before.permissions,
                                     sent: before)
             } catch {

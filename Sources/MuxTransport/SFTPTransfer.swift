@@ -188,9 +188,12 @@ extension SFTPClient {
     /// a hole of the local file (SEEK_DATA) are not sent: the new remote file
     /// reads zeros there, and its size is set at the end, so it has the same
     /// holes where the remote file system supports them.
+    /// `finalAttributes` (mode, times) are set with FSETSTAT once every write is
+    /// answered, in the same flight as the CLOSEs (all channels at once).
     /// Returns the bytes of the file (holes included). The caller owns atomicity
     /// (write a temp, rename).
     public func upload(fd: Int32, localPath: String, length: UInt64, to remotePath: String, permissions: UInt32,
+                       finalAttributes: SFTPAttributes? = nil,
                        tuning: TransferTuning = TransferTuning(),
                        progress: (@Sendable (Int) -> Void)? = nil) async throws -> UInt64 {
         let local = LocalFile(fd: fd, path: localPath)
@@ -219,14 +222,33 @@ extension SFTPClient {
                                          try await handle.channel.write(handle, offset: offset, data: bytes)
                                          progress?(bytes.count)
                                      })
-            // Every write has been answered: a trailing hole still needs the file's length.
-            if skippedHoles.withLock({ $0 }) { try await first.fsetstat(firstHandle, SFTPAttributes(size: length)) }
         } catch {
             _ = try? await first.close(firstHandle)
             throw error
         }
-        for handle in others { try await handle.channel.close(handle) }
-        try await first.close(firstHandle)
+        // Every write has been answered. The last flight: the attributes (with the length
+        // when a trailing hole was skipped) and CLOSE on the first handle, the other
+        // handles' CLOSEs on their channels, all at once.
+        var final = finalAttributes
+        if skippedHoles.withLock({ $0 }) {
+            final = final ?? SFTPAttributes()
+            final?.size = length
+        }
+        let closing = final.map { [SFTPRequest.fsetstat(handle: firstHandle.bytes, attributes: $0)] } ?? []
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for handle in others { group.addTask { try await handle.channel.close(handle) } }
+            group.addTask {
+                let requests = closing + [.close(handle: firstHandle.bytes)]
+                let replies = try await first.sendBatch(requests)
+                // The server runs the CLOSE whatever the FSETSTAT answered: no handle is left open.
+                for (index, reply) in replies.enumerated() {
+                    let operation = index < closing.count ? "set attributes of" : "close"
+                    guard case .status(_, let status) = reply else { throw TransportError(.sftp, "unexpected reply to \(operation)") }
+                    guard status.code == .ok else { throw SFTPError(operation: operation, path: remotePath, status: status) }
+                }
+            }
+            try await group.waitForAll()
+        }
         return length
     }
 
