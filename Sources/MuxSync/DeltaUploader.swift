@@ -110,8 +110,11 @@ public struct DeltaUploader: Sendable {
         do {
             let trailer: [SFTPRequest] = [.fstat(handle: target.bytes), .fsetstat(handle: target.bytes, attributes: attributes),
                                           .close(handle: target.bytes), .close(handle: source.bytes)]
-            let tail = try await send(operations, file: file, source: source, target: target, channel: channel,
-                                      progress: progress, trailer: trailer, trailerSent: &lastFlightSent)
+            let last = try await send(operations, file: file, source: source, target: target, channel: channel,
+                                      progress: progress)
+            lastFlightSent = true
+            let tail = try await flush(last, channel: channel, trailer: trailer)
+            progress?(last.bytes)
             guard case .attrs(_, let written) = tail[0] else {
                 try SFTPReplyCheck.ok(tail[0], "fstat", temporary)
                 throw TransportError(.sftp, "unexpected reply to fstat of \(temporary)")
@@ -129,22 +132,26 @@ public struct DeltaUploader: Sendable {
         }
     }
 
+    /// Requests not sent yet, and the literal bytes among them.
+    private struct Flight {
+        var requests: [SFTPRequest] = []
+        var bytes = 0
+    }
+
     /// copy-data for matched ranges, WRITE for literal runs; all pipelined on
-    /// one channel (copy-data needs both handles on the same sftp-server).
-    /// `trailer` goes in the last flight; its replies are returned unchecked.
-    @discardableResult
+    /// one channel (copy-data needs both handles on the same sftp-server). Sends
+    /// full flights as it goes and returns the last one, for the caller to send
+    /// with whatever must travel with it.
     private func send(_ operations: [DeltaOperation], file: LocalFile, source: SFTPHandle, target: SFTPHandle,
-                      channel: SFTPChannel, progress: (@Sendable (Int) -> Void)?,
-                      trailer: [SFTPRequest] = [], trailerSent: inout Bool) async throws -> [SFTPReply] {
+                      channel: SFTPChannel, progress: (@Sendable (Int) -> Void)?) async throws -> Flight {
         let chunk = UInt64(channel.limits.writeChunkLength(handleLength: target.bytes.count))
         var newOffset: UInt64 = 0
-        var requests: [SFTPRequest] = []
-        var pendingBytes = 0
+        var flight = Flight()
         for operation in operations {
             switch operation {
             case .copy(let oldOffset, let length):
-                requests.append(.copyData(readHandle: source.bytes, readOffset: oldOffset, length: length,
-                                          writeHandle: target.bytes, writeOffset: newOffset))
+                flight.requests.append(.copyData(readHandle: source.bytes, readOffset: oldOffset, length: length,
+                                                 writeHandle: target.bytes, writeOffset: newOffset))
                 newOffset += length
             case .literal(let literalOffset, let length):
                 // A literal names its place in the new file (in-place mode sends only these).
@@ -152,33 +159,27 @@ public struct DeltaUploader: Sendable {
                 while done < length {
                     let count = min(chunk, length - done)
                     let bytes = try file.read(at: literalOffset + done, count: Int(count))
-                    requests.append(.write(handle: target.bytes, offset: literalOffset + done, data: bytes))
-                    pendingBytes += bytes.count
+                    flight.requests.append(.write(handle: target.bytes, offset: literalOffset + done, data: bytes))
+                    flight.bytes += bytes.count
                     done += count
                 }
                 newOffset = literalOffset + length
             }
-            if pendingBytes >= 4 << 20 || requests.count >= 256 {
-                try await flush(&requests, channel: channel)
-                progress?(pendingBytes)
-                pendingBytes = 0
+            if flight.bytes >= 4 << 20 || flight.requests.count >= 256 {
+                try await flush(flight, channel: channel)
+                progress?(flight.bytes)
+                flight = Flight()
             }
         }
-        trailerSent = true
-        let tail = try await flush(&requests, channel: channel, trailer: trailer)
-        progress?(pendingBytes)
-        return tail
+        return flight
     }
 
-    /// Sends `requests` + `trailer` in one flight; checks the requests' replies,
-    /// returns the trailer's.
+    /// Sends `flight` + `trailer` in one go; checks the flight's replies, returns the trailer's.
     @discardableResult
-    private func flush(_ requests: inout [SFTPRequest], channel: SFTPChannel,
-                       trailer: [SFTPRequest] = []) async throws -> [SFTPReply] {
-        guard !requests.isEmpty || !trailer.isEmpty else { return [] }
-        let replies = try await channel.sendBatch(requests + trailer)
-        for reply in replies.prefix(requests.count) { try SFTPReplyCheck.ok(reply, "rebuild", nil) }
-        requests.removeAll(keepingCapacity: true)
+    private func flush(_ flight: Flight, channel: SFTPChannel, trailer: [SFTPRequest] = []) async throws -> [SFTPReply] {
+        guard !flight.requests.isEmpty || !trailer.isEmpty else { return [] }
+        let replies = try await channel.sendBatch(flight.requests + trailer)
+        for reply in replies.prefix(flight.requests.count) { try SFTPReplyCheck.ok(reply, "rebuild", nil) }
         return Array(replies.suffix(trailer.count))
     }
 
@@ -202,9 +203,10 @@ public struct DeltaUploader: Sendable {
                 }
                 newOffset += operation.length
             }
-            var sent = false
-            try await send(literal, file: file, source: handle, target: handle, channel: channel, progress: progress,
-                           trailerSent: &sent)
+            let last = try await send(literal, file: file, source: handle, target: handle, channel: channel,
+                                      progress: progress)
+            try await flush(last, channel: channel)
+            progress?(last.bytes)
             var final = attributes
             final.size = newLength
             try await channel.fsetstat(handle, final)

@@ -45,9 +45,8 @@ struct PendingChanges: Sendable {
     private var current: [BytePath: Int] = [:]
     /// Path -> every changed/removed entry ever made for it (live or not).
     private var history: [BytePath: [Int]] = [:]
-    /// Parent -> child paths that have (had) entries, for subtree queries.
-    private var children: [BytePath: [String]] = [:]
-    private var registered: Set<BytePath> = []
+    /// The paths that have (had) entries, with their parents, for subtree queries.
+    private var paths = PathHierarchy()
     /// Indices of renamed entries (some may have been merged away or converted).
     private var renames: [Int] = []
     /// What each rename moved, kept when it is converted into a removal of its source (the
@@ -266,13 +265,7 @@ struct PendingChanges: Sendable {
         let key = BytePath(path)
         if makeCurrent { current[key] = index }
         history[key, default: []].append(index)
-        var node = path
-        while registered.insert(BytePath(node)).inserted {
-            let parent = ByteExact.parent(of: node)
-            children[BytePath(parent), default: []].append(node)
-            if parent.isEmpty { break }
-            node = parent
-        }
+        paths.register(path)
     }
 
     private mutating func tombstone(_ index: Int) {
@@ -286,15 +279,7 @@ struct PendingChanges: Sendable {
     }
 
     /// Paths strictly inside `path` that have (had) entries.
-    private func descendants(of path: String) -> [String] {
-        var result: [String] = []
-        var stack = children[BytePath(path)] ?? []
-        while let next = stack.popLast() {
-            result.append(next)
-            stack.append(contentsOf: children[BytePath(next)] ?? [])
-        }
-        return result
-    }
+    private func descendants(of path: String) -> [String] { paths.descendants(of: path) }
 
     /// Whether a live rename after entry `index` moves something into or out of `path`.
     private func hasRename(after index: Int, inside path: String) -> Bool {

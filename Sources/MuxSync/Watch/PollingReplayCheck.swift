@@ -15,8 +15,7 @@
 struct PollingReplayCheck {
     /// Known paths: true present, false absent. Paths not listed exist unless they are new.
     private var state: [BytePath: Bool] = [:]
-    private var children: [BytePath: [String]] = [:]
-    private var registered: Set<BytePath> = []
+    private var paths = PathHierarchy()
     private let initiallyAbsent: Set<BytePath>
     private let after: Set<BytePath>
 
@@ -49,7 +48,7 @@ struct PollingReplayCheck {
         case .renamed(let from, let to, _):
             guard exists(from), exists(ByteExact.parent(of: to)) else { return false }
             if exists(to) {
-                guard registered.contains(BytePath(to)), presentDescendants(of: to).isEmpty else { return false }
+                guard paths.contains(to), presentDescendants(of: to).isEmpty else { return false }
             }
             let moving = [from] + presentDescendants(of: from)
             let prefix = from.utf8.count
@@ -73,23 +72,11 @@ struct PollingReplayCheck {
     }
 
     private func presentDescendants(of path: String) -> [String] {
-        var result: [String] = []
-        var stack = children[BytePath(path)] ?? []
-        while let next = stack.popLast() {
-            if state[BytePath(next)] == true { result.append(next) }
-            stack.append(contentsOf: children[BytePath(next)] ?? [])
-        }
-        return result
+        paths.descendants(of: path).filter { state[BytePath($0)] == true }
     }
 
     private mutating func set(_ path: String, _ present: Bool) {
         state[BytePath(path)] = present
-        var node = path
-        while registered.insert(BytePath(node)).inserted {
-            let parent = ByteExact.parent(of: node)
-            children[BytePath(parent), default: []].append(node)
-            if parent.isEmpty { break }
-            node = parent
-        }
+        paths.register(path)
     }
 }
