@@ -105,31 +105,30 @@ final class SyncLab: Sendable {
               useDefaults: Bool = true, port: UInt16? = nil, sink: LineSink = LineSink()) async throws -> PushReport {
         var options = options
         if options.stateDirectory == nil { options.stateDirectory = path("state") }
-        let client = try await connect(port: port)
         let filter = ExclusionFilter(root: local, excludes: excludes, useDefaults: useDefaults)
-        let job = PushJob(localRoot: local, remoteRoot: remote, client: client, options: options,
-                          isExcluded: filter.walkPredicate, progress: sink.reporter(),
-                          logger: Logger(label: "synctest.push"))
-        do {
-            let report = try await job.run()
-            await client.session.close()
-            return report
-        } catch {
-            await client.session.close()
-            throw error
+        return try await withClient(port: port) { client in
+            try await PushJob(localRoot: local, remoteRoot: remote, client: client, options: options,
+                              isExcluded: filter.walkPredicate, progress: sink.reporter(),
+                              logger: Logger(label: "synctest.push")).run()
         }
     }
 
     /// Connects, pulls `remote` into `local`, closes (also when the pull throws).
     func pull(_ remote: String, into local: String, options: PullOptions = PullOptions(), port: UInt16? = nil,
               sink: LineSink = LineSink()) async throws -> PullReport {
+        try await withClient(port: port) { client in
+            try await PullJob(remotePath: remote, localRoot: local, client: client, options: options,
+                              progress: sink.reporter(), logger: Logger(label: "synctest.pull")).run()
+        }
+    }
+
+    /// Connects, runs `body`, closes the session (also when `body` throws).
+    private func withClient<T: Sendable>(port: UInt16?, _ body: (SFTPClient) async throws -> T) async throws -> T {
         let client = try await connect(port: port)
-        let job = PullJob(remotePath: remote, localRoot: local, client: client, options: options,
-                          progress: sink.reporter(), logger: Logger(label: "synctest.pull"))
         do {
-            let report = try await job.run()
+            let result = try await body(client)
             await client.session.close()
-            return report
+            return result
         } catch {
             await client.session.close()
             throw error
