@@ -6,6 +6,8 @@
 #   bench_start_lab        a private sshd (muxsync-lab sshd) + a delaying proxy (muxsync-lab proxy)
 #                          and an ssh_config with two aliases: bench-loopback, bench-proxy
 #   timed VAR CMD...       run CMD (output to a log), put its wall seconds in VAR, peak RSS in VAR_rss
+#   measured KEY LABEL WANT DIGEST PATH CMD...  timed + checked by digest + recorded
+#   rotated RUN STEP...    run the steps in an order rotated by the run number
 #   record KEY VALUE       append one measurement to the results file
 #   make_random_file F N   N deterministic pseudo-random bytes (seeded, incompressible)
 #   tree_digest DIR        one sha256 over every file's relative path and content
@@ -212,6 +214,29 @@ timed() {
     end=$EPOCHREALTIME
     printf -v "$var" '%s' "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }')"
     printf -v "${var}_rss" '%s' "$(tail -n 1 "$rssfile")"
+}
+
+# measured KEY LABEL WANT DIGEST PATH CMD...: runs CMD under `timed`, checks that
+# `DIGEST PATH` (file_digest or tree_digest) prints WANT (else the bench stops, naming LABEL),
+# and records the seconds as KEY and the peak RSS (KiB) as KEY/rss.
+measured() {
+    local key=$1 label=$2 want=$3 digest=$4 path=$5 secs="" secs_rss=""
+    shift 5
+    timed secs "$@"
+    expect_same "$label" "$("$digest" "$path")" "$want"
+    record "$key" "$secs"
+    record "$key/rss" "$secs_rss"
+}
+
+# rotated RUN STEP...: evaluates the steps in an order rotated by the run number, so that
+# no tool always goes first (or right after another's cache warm-up).
+rotated() {
+    local run=$1
+    shift
+    local steps=("$@") n=$# i
+    for ((i = 0; i < n; i++)); do
+        eval "${steps[$(((i + run) % n))]}"
+    done
 }
 
 # record KEY VALUE: one line "KEY<TAB>VALUE" in the results file.

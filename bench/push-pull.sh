@@ -96,6 +96,7 @@ ln "$TREE/assets/blob.bin" "$SRC/bigonly/blob.bin"
 cp "$TREE/assets/blob.bin" "$REMOTE/source/blob.bin"
 TREE_WANT=$(tree_digest "$TREE")
 BIG_WANT=$(file_digest "$TREE/assets/blob.bin")
+BIGONLY_WANT=$(tree_digest "$SRC/bigonly")
 TREE_FILES=$(find "$TREE" -type f | wc -l)
 TREE_DIRS=$(find "$TREE" -mindepth 1 -type d | wc -l)
 TREE_MB=$(du -sb "$TREE" | awk '{ printf "%.1f", $1 / 1e6 }')
@@ -116,88 +117,69 @@ tool_of() { # mode mux|peer
     if [[ $1 == shared ]]; then [[ $2 == mux ]] && echo muxs || echo peerm; else echo "$2"; fi
 }
 
-# Initial push and re-push by muxsync into a fresh remote directory.
+# Initial push and re-push into a fresh remote directory.
 measure_mux_tree() { # net run mode
-    local host dest tool
+    local host dest step
     host=$(host_of "$1")
     dest=$REMOTE/tree-mux-$2-$3
-    tool=$(tool_of "$3" mux)
-    # shellcheck disable=SC2046
-    timed secs "$MUXSYNC" push -q $(mux_args "$3") "$TREE" "$host:$dest"
-    expect_same "muxsync initial push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/init/$tool" "$secs"
-    record "$1/$2/init/$tool/rss" "$secs_rss"
-    # shellcheck disable=SC2046
-    timed secs "$MUXSYNC" push -q $(mux_args "$3") "$TREE" "$host:$dest"
-    expect_same "muxsync re-push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/again/$tool" "$secs"
-    record "$1/$2/again/$tool/rss" "$secs_rss"
+    for step in init again; do
+        # shellcheck disable=SC2046
+        measured "$1/$2/$step/$(tool_of "$3" mux)" "muxsync $step push ($1, $3)" "$TREE_WANT" tree_digest "$dest" \
+            "$MUXSYNC" push -q $(mux_args "$3") "$TREE" "$host:$dest"
+    done
     rm -rf "$dest"
 }
 
 measure_rsync_tree() { # net run mode
-    local host dest tool
+    local host dest step
     host=$(host_of "$1")
     dest=$REMOTE/tree-rsync-$2-$3
-    tool=$(tool_of "$3" peer)
-    timed secs rsync -a -e "ssh $(ssh_args "$3" "$host")" "$TREE/" "$host:$dest/"
-    expect_same "rsync initial push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/init/$tool" "$secs"
-    timed secs rsync -a -e "ssh $(ssh_args "$3" "$host")" "$TREE/" "$host:$dest/"
-    expect_same "rsync re-push ($1, $3)" "$(tree_digest "$dest")" "$TREE_WANT"
-    record "$1/$2/again/$tool" "$secs"
+    for step in init again; do
+        measured "$1/$2/$step/$(tool_of "$3" peer)" "rsync $step push ($1, $3)" "$TREE_WANT" tree_digest "$dest" \
+            rsync -a -e "ssh $(ssh_args "$3" "$host")" "$TREE/" "$host:$dest/"
+    done
     rm -rf "$dest"
 }
 
 measure_mux_pull() { # net run mode
-    local host dest tool
+    local host dest
     host=$(host_of "$1")
     dest=$DL/pull-mux-$2-$3
-    tool=$(tool_of "$3" mux)
     # shellcheck disable=SC2046
-    timed secs "$MUXSYNC" pull -q $(mux_args "$3") "$host:$REMOTE/source/blob.bin" "$dest"
-    expect_same "muxsync pull ($1, $3)" "$(file_digest "$dest/blob.bin")" "$BIG_WANT"
-    record "$1/$2/pull/$tool" "$secs"
-    record "$1/$2/pull/$tool/rss" "$secs_rss"
+    measured "$1/$2/pull/$(tool_of "$3" mux)" "muxsync pull ($1, $3)" "$BIG_WANT" file_digest "$dest/blob.bin" \
+        "$MUXSYNC" pull -q $(mux_args "$3") "$host:$REMOTE/source/blob.bin" "$dest"
     rm -rf "$dest"
 }
 
 measure_sftp_get() { # net run mode
-    local host dest tool
+    local host dest
     host=$(host_of "$1")
     dest=$DL/get-sftp-$2-$3.bin
-    tool=$(tool_of "$3" peer)
     printf 'get %s %s\n' "$REMOTE/source/blob.bin" "$dest" >"$BENCH_TMP/get.batch"
     # shellcheck disable=SC2046
-    timed secs sftp -q $(ssh_args "$3" "$host") -b "$BENCH_TMP/get.batch" "$host"
-    expect_same "sftp get ($1, $3)" "$(file_digest "$dest")" "$BIG_WANT"
-    record "$1/$2/pull/$tool" "$secs"
+    measured "$1/$2/pull/$(tool_of "$3" peer)" "sftp get ($1, $3)" "$BIG_WANT" file_digest "$dest" \
+        sftp -q $(ssh_args "$3" "$host") -b "$BENCH_TMP/get.batch" "$host"
     rm -f "$dest"
 }
 
 measure_mux_push_big() { # net run mode
-    local host dest tool
+    local host dest
     host=$(host_of "$1")
     dest=$REMOTE/big-mux-$2-$3
-    tool=$(tool_of "$3" mux)
     # shellcheck disable=SC2046
-    timed secs "$MUXSYNC" push -q $(mux_args "$3") "$SRC/bigonly" "$host:$dest"
-    expect_same "muxsync push of the 100 MB file ($1, $3)" "$(tree_digest "$dest")" "$(tree_digest "$SRC/bigonly")"
-    record "$1/$2/push/$tool" "$secs"
-    record "$1/$2/push/$tool/rss" "$secs_rss"
+    measured "$1/$2/push/$(tool_of "$3" mux)" "muxsync push of the 100 MB file ($1, $3)" "$BIGONLY_WANT" \
+        tree_digest "$dest" "$MUXSYNC" push -q $(mux_args "$3") "$SRC/bigonly" "$host:$dest"
     rm -rf "$dest"
 }
 
 measure_sftp_put() { # net run mode
-    local host dest tool
+    local host dest
     host=$(host_of "$1")
     dest=$REMOTE/big-sftp-$2-$3.bin
-    tool=$(tool_of "$3" peer)
     printf 'put %s %s\n' "$SRC/bigonly/blob.bin" "$dest" >"$BENCH_TMP/put.batch"
     # shellcheck disable=SC2046
-    timed secs sftp -q $(ssh_args "$3" "$host") -b "$BENCH_TMP/put.batch" "$host"
-    expect_same "sftp put ($1, $3)" "$(file_digest "$dest")" "$BIG_WANT"
-    record "$1/$2/push/$tool" "$secs"
+    measured "$1/$2/push/$(tool_of "$3" peer)" "sftp put ($1, $3)" "$BIG_WANT" file_digest "$dest" \
+        sftp -q $(ssh_args "$3" "$host") -b "$BENCH_TMP/put.batch" "$host"
     rm -f "$dest"
 }
 
@@ -244,15 +226,6 @@ measure_rss() { # run
     record "rss/$1/pull/seconds" "$secs"
     record "rss/$1/pull/kib" "$secs_rss"
     rm -rf "$dest" "$back"
-}
-
-rotated() { # run step...
-    local run=$1
-    shift
-    local steps=("$@") n=$# i
-    for ((i = 0; i < n; i++)); do
-        eval "${steps[$(((i + run) % n))]}"
-    done
 }
 
 # MARK: - runs

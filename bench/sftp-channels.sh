@@ -113,16 +113,6 @@ measure_get_sftp() { # net run
 
 # MARK: - runs
 
-# Runs the given steps in an order rotated by the run number.
-rotated() { # run step...
-    local run=$1
-    shift
-    local steps=("$@") n=$# i
-    for ((i = 0; i < n; i++)); do
-        eval "${steps[$(((i + run) % n))]}"
-    done
-}
-
 started=$EPOCHREALTIME
 for net in $NETS; do
     host_of "$net" >/dev/null
