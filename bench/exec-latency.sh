@@ -202,8 +202,4 @@ FRAGMENT=$BENCH_OUT_DIR/exec-latency.md
         echo "| $net | $right of $LOOPS | $med | $max | all right: $mark | $smed ($settled of $LOOPS) | $sends |"
     done <"$LOOPSUM"
 } >"$FRAGMENT"
-bench_save_results
-echo
-cat "$FRAGMENT"
-echo
-say "bench: markdown in $FRAGMENT, raw numbers in $BENCH_RESULTS_COPY"
+bench_publish "$FRAGMENT"

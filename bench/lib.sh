@@ -249,6 +249,15 @@ bench_save_results() {
     cp "$RESULTS" "$BENCH_RESULTS_COPY"
 }
 
+# bench_publish FRAGMENT: saves the raw results, prints the markdown fragment and where both are.
+bench_publish() {
+    bench_save_results
+    echo
+    cat "$1"
+    echo
+    say "bench: markdown in $1, raw numbers in $BENCH_RESULTS_COPY"
+}
+
 # MARK: - data and checks
 
 # make_random_file PATH BYTES [SEED]: deterministic, incompressible (AES-CTR keystream of the seed).

@@ -146,8 +146,4 @@ mb() { awk -v v="$1" 'BEGIN { printf "%d", v * 1.048576 }'; }
     echo "| inotify, remote in step (scan + compare, nothing sent) | ${inotify_instep_launch} s | ${inotify_instep_connected} s | | | | | scan < 2 s: $(verdict "$inotify_instep_launch" 1.9999) |"
     echo "| --poll --poll-interval 1, remote in step | ${poll_instep_launch} s | ${poll_instep_connected} s | ${poll_instep_early} | ${poll_instep_cpu} | $(mb "$poll_instep_rss") MB | $(mb "$poll_instep_hwm") MB | CPU < 10: $(verdict "$poll_instep_cpu" 9.9999), RSS < 200 MB: $(verdict "$(mb "$poll_instep_rss")" 199) |"
 } >"$FRAGMENT"
-bench_save_results
-echo
-cat "$FRAGMENT"
-echo
-say "bench: markdown in $FRAGMENT, raw numbers in $BENCH_RESULTS_COPY"
+bench_publish "$FRAGMENT"

@@ -244,8 +244,4 @@ FRAGMENT=$BENCH_OUT_DIR/watch-latency.md
         echo "muxsync's events, relative to the restore: \`$CUT_EVENTS\`"
     fi
 } >"$FRAGMENT"
-bench_save_results
-echo
-cat "$FRAGMENT"
-echo
-say "bench: markdown in $FRAGMENT, raw numbers in $BENCH_RESULTS_COPY"
+bench_publish "$FRAGMENT"
