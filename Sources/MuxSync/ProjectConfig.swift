@@ -74,6 +74,8 @@ public struct ProjectConfig: Sendable, Equatable {
     public var checksum: Bool?
     /// `poll_interval`: seconds between polls when watching without OS events.
     public var pollInterval: Double?
+    /// `persist`: seconds push, pull and exec keep their session open in the background (0: never).
+    public var persist: Double?
     /// `[pull]`.
     public var pull = PullSettings()
     /// `[watch]`.
@@ -136,6 +138,7 @@ public struct ProjectConfig: Sendable, Equatable {
         config.maxDelete = try reader.nonNegativeInt(table, "max_delete")
         config.checksum = try reader.bool(table, "checksum")
         config.pollInterval = try reader.seconds(table, "poll_interval", allowZero: false)
+        config.persist = try reader.seconds(table, "persist", allowZero: true)
 
         if let pull = try reader.table(table, "pull") {
             try reader.checkKeys(pull, section: ["pull"])

@@ -11,7 +11,7 @@ import TOMLKit
 public enum ProjectConfigSchema {
     /// Keys of the top-level table.
     public static let topLevel = ["remote", "exclude", "delete", "max_delete", "checksum",
-                                  "poll_interval", "pull", "watch"]
+                                  "poll_interval", "persist", "pull", "watch"]
     /// Keys of `[remote]` (when remote is a table rather than "host:/path").
     public static let remote = ["host", "path"]
     /// Keys of `[pull]`.

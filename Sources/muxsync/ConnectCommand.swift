@@ -20,7 +20,18 @@ struct ConnectCommand: AsyncParsableCommand {
     @Option(help: "Exit after this many seconds without a request (default: hold until Ctrl-C).")
     var persist: Double?
 
+    /// Started in the background by push, pull or exec (`--persist`): shown as a keeper,
+    /// and gives way to a watch or an explicit `muxsync connect` for the same host.
+    @Flag(help: .hidden)
+    var keeper = false
+
     @OptionGroup var connection: ConnectionOptions
+
+    mutating func validate() throws {
+        if let persist, !(persist > 0 && persist.isFinite) {
+            throw ValidationError("--persist must be a positive number of seconds (got \(persist))")
+        }
+    }
 
     func run() async throws {
         let logger = connection.makeLogger()
@@ -29,36 +40,70 @@ struct ConnectCommand: AsyncParsableCommand {
             let connector = Connector(options: connection, logger: logger)
             let client = try await connector.open(spec)
             client.session.keepSpareCommandChannel()
-            let used = Locked(Date())
-            let host = SharedSessionHost(role: "connect", localRoot: nil, remoteRoot: spec.path.isEmpty ? nil : spec.path,
-                                         watch: nil, status: nil, logger: logger, client: { client })
-            guard let server = try ControlServer.start(endpoint: client.session.endpoint, logger: logger, handler: { request, channel in
-                used.withLock { $0 = Date() }
+            let usage = SessionUsage()
+            let released = Locked(false)
+            let host = SharedSessionHost(role: keeper ? ControlRole.keeper : ControlRole.connect, localRoot: nil,
+                                         remoteRoot: spec.path.isEmpty ? nil : spec.path, watch: nil, status: nil,
+                                         logger: logger, onRelease: { released.withLock { $0 = true } },
+                                         client: { client })
+            let handler: ControlServer.Handler = { request, channel in
+                usage.begin()
+                defer { usage.end() }
                 await host.handle(request, channel)
-                used.withLock { $0 = Date() }
-            }) else {
+            }
+            // An explicit connect replaces a background keeper; a keeper never replaces anyone.
+            let started = keeper
+                ? try ControlServer.start(endpoint: client.session.endpoint, logger: logger, handler: handler)
+                : try ControlServer.startReplacingKeeper(endpoint: client.session.endpoint, logger: logger, handler: handler)
+            guard let server = started else {
                 await client.session.close()
                 throw ValidationError("another muxsync process already shares a session to \(client.session.endpoint)")
             }
             if !connection.quiet {
-                FileHandle.standardError.write(Data("holding a session to \(client.session.endpoint) at \(server.path); Ctrl-C to stop\n".utf8))
+                let until = persist.map { "until \(Int($0)) s pass unused" } ?? "until Ctrl-C"
+                FileHandle.standardError.write(Data("holding a session to \(client.session.endpoint) at \(server.path) \(until)\n".utf8))
             }
             let waiter = Task {
                 while !Task.isCancelled && !client.session.isClosed {
-                    try await Task.sleep(for: .milliseconds(200))
-                    if let persist, Date().timeIntervalSince(used.withLock { $0 }) > persist { break }
+                    if released.withLock({ $0 }) {
+                        server.stop()  // at once: whoever asked binds the socket next
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                    if let persist, usage.idleSeconds() > persist { break }
                 }
             }
             let stops = StopSignals { waiter.cancel() }
             _ = try? await waiter.value
             stops.cancel()
             server.stop()
+            if !connection.quiet {
+                let why = released.withLock({ $0 }) ? "a watch or `muxsync connect` took the socket over"
+                    : client.session.isClosed ? "the connection was lost"
+                    : waiter.isCancelled ? "stopped by a signal" : "unused for \(Int(persist ?? 0)) s"
+                FileHandle.standardError.write(Data("\(Date()) closing the session to \(client.session.endpoint): \(why)\n".utf8))
+            }
+            // Requests already running (a push from another terminal) finish first.
+            while usage.active > 0 { try? await Task.sleep(for: .milliseconds(50)) }
             await client.session.close()
         } catch let exit as ExitCode {
             throw exit
         } catch {
             throw report(error)
         }
+    }
+}
+
+/// When a held session was last used, and how many requests run on it now.
+final class SessionUsage: Sendable {
+    private let state = Locked((active: 0, last: Date()))
+
+    func begin() { state.withLock { $0.active += 1; $0.last = Date() } }
+    func end() { state.withLock { $0.active -= 1; $0.last = Date() } }
+    var active: Int { state.withLock { $0.active } }
+    /// Seconds since the last request ended; 0 while one runs.
+    func idleSeconds() -> Double {
+        state.withLock { $0.active > 0 ? 0 : Date().timeIntervalSince($0.last) }
     }
 }
 

@@ -28,6 +28,8 @@ struct ExecCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var keep: PersistOption
+
     mutating func validate() throws {
         if command.isEmpty { throw ValidationError("give the command after --, e.g. muxsync exec gpu -- python train.py") }
     }
@@ -36,13 +38,14 @@ struct ExecCommand: AsyncParsableCommand {
         let logger = connection.makeLogger()
         let status: Int32
         do {
-            let (spec, directory) = try resolveTarget()
+            let (spec, directory, project) = try resolveTarget()
             let connector = Connector(options: connection, logger: logger)
             var request = ControlRequest(operation: .exec)
             request.arguments = command
             request.directory = directory
             request.sync = sync
-            if let code = try await SharedClient.run(request, for: spec, connector: connector, quiet: connection.quiet) {
+            if let code = try await SharedClient.run(request, for: spec, connector: connector, quiet: connection.quiet,
+                                                     persist: sync ? 0 : try keep.resolved(project: project)) {
                 throw ExitCode(code)
             }
             if sync {
@@ -66,14 +69,14 @@ struct ExecCommand: AsyncParsableCommand {
     }
 
     /// HOST[:PATH] from the argument, or the project's remote; --cwd wins.
-    private func resolveTarget() throws -> (RemoteSpec, String?) {
+    private func resolveTarget() throws -> (RemoteSpec, String?, ProjectConfig?) {
         if let host {
             if let spec = try? RemoteSpec.classify(host) {
-                return (spec, cwd ?? (spec.path.isEmpty ? nil : spec.path))
+                return (spec, cwd ?? (spec.path.isEmpty ? nil : spec.path), nil)
             }
-            return (RemoteSpec(host: host, path: ""), cwd)
+            return (RemoteSpec(host: host, path: ""), cwd, nil)
         }
         let project = try ProjectSettings.resolve(localArgument: nil, remoteArgument: nil)
-        return (project.remote, cwd ?? project.remote.path)
+        return (project.remote, cwd ?? project.remote.path, project.config)
     }
 }

@@ -30,6 +30,8 @@ struct PullCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var keep: PersistOption
+
     func run() async throws {
         let logger = connection.makeLogger()
         do {
@@ -44,7 +46,8 @@ struct PullCommand: AsyncParsableCommand {
             request.remotePath = plan.remote.path
             request.includes = options.include
             request.flags = [(dryRun, "dry-run"), (options.directoryAsName, "directory-as-name")].filter(\.0).map(\.1)
-            if let code = try await SharedClient.run(request, for: plan.remote, connector: connector, quiet: connection.quiet) {
+            if let code = try await SharedClient.run(request, for: plan.remote, connector: connector, quiet: connection.quiet,
+                                                     persist: try keep.resolved(project: plan.config)) {
                 if code != 0 { throw ExitCode(code) }
                 return
             }

@@ -45,6 +45,8 @@ struct PushCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @OptionGroup var keep: PersistOption
+
     mutating func validate() throws {
         if let maxDelete, maxDelete < 0 { throw ValidationError("--max-delete must be 0 or more (got \(maxDelete))") }
     }
@@ -117,7 +119,8 @@ struct PushCommand: AsyncParsableCommand {
         request.flags = [(options.delete, "delete"), (options.checksum, "checksum"), (dryRun, "dry-run"), (force, "force"),
                          (inPlace, "inplace"), (verify, "verify"), (noState, "no-state"),
                          (tree.noDefaultIgnores, "no-default-ignores")].filter(\.0).map(\.1)
-        if let code = try await SharedClient.run(request, for: remote, connector: connector, quiet: connection.quiet) {
+        if let code = try await SharedClient.run(request, for: remote, connector: connector, quiet: connection.quiet,
+                                                     persist: try keep.resolved(project: project.config)) {
             return code
         }
         let filter = tree.filter(project)

@@ -7,14 +7,20 @@ import MuxTransport
 /// Runs a command through a session another muxsync process holds, if one
 /// holds a session to that host: no TCP connect, key exchange or authentication.
 enum SharedClient {
+    /// When no process shares one and `persist` is above 0, a background keeper is
+    /// started first (`muxsync connect --keeper`) and the request runs over its session,
+    /// which then stays open `persist` seconds for the next command.
     /// nil when no session is shared for `spec` (the caller connects itself);
     /// else the exit code of the request.
     static func run(_ request: ControlRequest, for spec: RemoteSpec, connector: Connector,
-                    quiet: Bool) async throws -> Int32? {
+                    quiet: Bool, persist: Double) async throws -> Int32? {
         guard !connector.options.noShared else { return nil }
         let endpoint = try connector.resolve(spec).endpoint
-        guard let connection = ControlClient.connect(endpoint: endpoint) else { return nil }
-        connector.logger.info("using the session shared by another muxsync process for \(endpoint)")
+        let found = ControlClient.connect(endpoint: endpoint)
+        guard let connection = found ?? SessionKeeper.start(for: spec, endpoint: endpoint, seconds: persist,
+                                                            options: connector.options, logger: connector.logger)
+        else { return nil }
+        if found != nil { connector.logger.info("using the session shared by another muxsync process for \(endpoint)") }
         let stops = StopSignals {
             var interrupt = ControlRequest(operation: .interrupt)
             interrupt.arguments = []

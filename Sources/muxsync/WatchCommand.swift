@@ -72,9 +72,9 @@ struct WatchCommand: AsyncParsableCommand {
             defer { for server in servers { server.stop() } }
             if !connection.noShared {
                 for (engine, status, remote) in engines {
-                    let host = SharedSessionHost(role: "watch", localRoot: absolutePath(project.localRoot), remoteRoot: remote.path,
+                    let host = SharedSessionHost(role: ControlRole.watch, localRoot: absolutePath(project.localRoot), remoteRoot: remote.path,
                                                  watch: engine, status: status, logger: logger, client: { engine.client })
-                    if let server = try? ControlServer.start(endpoint: try connector.resolve(remote).endpoint, logger: logger,
+                    if let server = try? ControlServer.startReplacingKeeper(endpoint: try connector.resolve(remote).endpoint, logger: logger,
                                                              handler: { request, channel in await host.handle(request, channel) }) {
                         servers.append(server)
                     }

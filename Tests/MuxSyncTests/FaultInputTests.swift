@@ -226,10 +226,7 @@ struct FaultInputTests {
         let remote = lab.path("remote")
         defer { try? Disk.remove(remote) }
         let rssFile = lab.path("rss.txt")
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "SSH_AUTH_SOCK")
-        environment["HOME"] = try lab.makeDirectory("home")
-        environment["XDG_STATE_HOME"] = try lab.makeDirectory("home/state")
+        let environment = try lab.cliEnvironment()
         let result = try ProcessRunner.run("/usr/bin/time", ["-f", "%M", "-o", rssFile, SyncLab.muxsyncBinary, "push", "-F",
                                                              lab.server.sshConfigPath, local, SSHDServer.hostAlias + ":" + remote],
                                            environment: environment, timeout: FaultEnvironment.soak ? 3600 : 600)

@@ -237,16 +237,6 @@ enum FaultMounts {
 // MARK: - The CLI as a child to kill
 
 extension SyncLab {
-    /// The environment `runCLI` gives the CLI (no agent, HOME and state in the scratch root),
-    /// so a spawned run and a later `runCLI` share one state directory.
-    func cliEnvironment() throws -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "SSH_AUTH_SOCK")
-        environment["HOME"] = try makeDirectory("home")
-        environment["XDG_STATE_HOME"] = try makeDirectory("home/state")
-        return environment
-    }
-
     /// Starts `muxsync ARGS` without waiting (stdout and stderr appended to `log`): the test
     /// decides when it ends, e.g. with SIGKILL.
     func spawnCLI(_ arguments: [String], log: String) throws -> ChildProcess {
@@ -311,10 +301,7 @@ extension SyncLab {
     /// `nobodySSHConfig()`.
     func runCLIAsNobody(_ arguments: [String], timeout: TimeInterval = 180) throws -> ProcessResult {
         let home = try nobodyHome()
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "SSH_AUTH_SOCK")
-        environment["HOME"] = home
-        environment["XDG_STATE_HOME"] = home + "/state"
+        var environment = try cliEnvironment(home: home)
         environment["USER"] = "nobody"
         return try ProcessRunner.run("/usr/bin/setpriv",
                                      ["--reuid=\(FaultUsers.nobody)", "--regid=\(FaultUsers.nogroup)", "--clear-groups",

@@ -35,6 +35,7 @@ struct ProjectConfigUnitTests {
             max_delete = 100
             checksum = false
             poll_interval = 0.5
+            persist = 120
 
             [pull]
             include = ["logs/*.txt"]
@@ -49,6 +50,7 @@ struct ProjectConfigUnitTests {
         #expect(config.maxDelete == 100)
         #expect(config.checksum == false)
         #expect(config.pollInterval == 0.5)
+        #expect(config.persist == 120)
         #expect(config.pull == PullSettings(include: ["logs/*.txt"], dest: "pulled"))
         #expect(config.watch.debounce == 0.2)
         #expect(config.directory == "/p")
@@ -124,6 +126,8 @@ struct ProjectConfigUnitTests {
 
     @Test func nonPositivePollIntervalAndNegativeDebounce() throws {
         #expect(failure("poll_interval = 0")?.description.contains("greater than zero") == true)
+        #expect(try parse("persist = 0").persist == 0, "0: never keep the session open")
+        #expect(failure("persist = -5")?.description.contains("persist must be a number of seconds zero or more") == true)
         let debounce = try #require(failure("[watch]\ndebounce = -1.0\n"))
         #expect(debounce.line == 2)
         #expect(debounce.description.contains("watch.debounce must be a number of seconds zero or more"))

@@ -148,13 +148,24 @@ final class SyncLab: Sendable {
         return bundle.appendingPathComponent("muxsync").path
     }
 
-    /// Runs `muxsync ARGS` without an ssh-agent and with HOME in the scratch root.
-    func runCLI(_ arguments: [String], timeout: TimeInterval = 180) throws -> ProcessResult {
+    /// Runs `muxsync ARGS` in ``cliEnvironment(home:)``.
+    func runCLI(_ arguments: [String], environment: [String: String]? = nil,
+                timeout: TimeInterval = 180) throws -> ProcessResult {
+        try ProcessRunner.run(Self.muxsyncBinary, arguments, environment: environment ?? cliEnvironment(), timeout: timeout)
+    }
+
+    /// The environment every CLI run of the tests gets: no ssh-agent, HOME and state in the
+    /// scratch root (so runs share one state directory), and no background session left
+    /// behind (MUXSYNC_PERSIST=0: each run connects by itself unless a test says otherwise).
+    func cliEnvironment(home: String? = nil) throws -> [String: String] {
+        let home = try home ?? makeDirectory("home")
+        if !FileManager.default.fileExists(atPath: home + "/state") { _ = try makeDirectory("home/state") }
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "SSH_AUTH_SOCK")
-        environment["HOME"] = try makeDirectory("home")
-        environment["XDG_STATE_HOME"] = try makeDirectory("home/state")
-        return try ProcessRunner.run(Self.muxsyncBinary, arguments, environment: environment, timeout: timeout)
+        environment["HOME"] = home
+        environment["XDG_STATE_HOME"] = home + "/state"
+        environment["MUXSYNC_PERSIST"] = "0"
+        return environment
     }
 }
 

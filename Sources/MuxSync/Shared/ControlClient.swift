@@ -10,6 +10,13 @@ public enum ControlClient {
         return ControlConnection(fd: fd)
     }
 
+    /// Asks the process sharing `endpoint`'s session to give it up; true when it was a
+    /// background keeper and has stopped listening.
+    public static func releaseKeeper(endpoint: String) -> Bool {
+        guard let connection = connect(endpoint: endpoint) else { return false }
+        return (try? run(ControlRequest(operation: .release), over: connection) { _ in }) == 0
+    }
+
     /// Sends `request` and hands every reply to `handle` until the exit code
     /// (returned) or an error (thrown). Blocks: call from a dedicated thread.
     public static func run(_ request: ControlRequest, over connection: ControlConnection,

@@ -4,7 +4,9 @@ import Foundation
 
 /// A request from a muxsync command to the process holding a session.
 public struct ControlRequest: Codable, Sendable, Equatable {
-    public enum Operation: String, Codable, Sendable { case status, exec, push, pull, interrupt }
+    /// `release`: a background keeper (``ControlRole/keeper``) stops serving and exits, so that
+    /// a watch or `muxsync connect` can take its socket.
+    public enum Operation: String, Codable, Sendable { case status, exec, push, pull, interrupt, release }
 
     public var operation: Operation
     /// exec: argv; push/pull: the command line's arguments after resolution.
@@ -24,6 +26,15 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var maxDelete: Int?
 
     public init(operation: Operation) { self.operation = operation }
+}
+
+/// Who holds a shared session (the `role` that `muxsync status` shows).
+public enum ControlRole {
+    public static let watch = "watch"
+    public static let connect = "connect"
+    /// A session that push, pull or exec left open in the background (`--persist`);
+    /// it gives way to a watch or `muxsync connect` for the same host.
+    public static let keeper = "keeper"
 }
 
 /// One message back: output, a line of text, the status, or the end.

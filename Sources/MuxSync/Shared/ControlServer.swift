@@ -25,6 +25,22 @@ public final class ControlServer: @unchecked Sendable {
         try start(path: ControlSocket.path(for: endpoint), logger: logger, handler: handler)
     }
 
+    /// ``start(endpoint:logger:handler:)``, but a background keeper (``ControlRole/keeper``)
+    /// holding the socket is asked to give way first; nil when a watch or `muxsync connect`
+    /// holds it.
+    public static func startReplacingKeeper(endpoint: String, logger: Logger,
+                                            handler: @escaping Handler) throws -> ControlServer? {
+        if let server = try start(endpoint: endpoint, logger: logger, handler: handler) { return server }
+        guard ControlClient.releaseKeeper(endpoint: endpoint) else { return nil }
+        logger.info("took over the shared session socket of a background session for \(endpoint)")
+        // The keeper removes its socket before it answers; a client may still be connecting to it.
+        for _ in 0..<200 {
+            if let server = try start(endpoint: endpoint, logger: logger, handler: handler) { return server }
+            usleep(10_000)
+        }
+        return nil
+    }
+
     /// Starts listening at an explicit socket path (tests, custom locations).
     public static func start(path: String, logger: Logger, handler: @escaping Handler) throws -> ControlServer? {
         guard let fd = try ControlSocket.listen(path) else { return nil }

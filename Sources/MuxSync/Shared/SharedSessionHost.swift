@@ -16,10 +16,13 @@ public final class SharedSessionHost: Sendable {
     let status: WatchStatus?
     let logger: Logger
     let startedAt = Date().timeIntervalSince1970
+    /// Called on a `release` request when `role` is ``ControlRole/keeper``.
+    let onRelease: (@Sendable () -> Void)?
 
     public init(role: String, localRoot: String?, remoteRoot: String?, watch: WatchEngine?, status: WatchStatus?,
-                logger: Logger, client: @escaping @Sendable () -> SFTPClient?) {
+                logger: Logger, onRelease: (@Sendable () -> Void)? = nil, client: @escaping @Sendable () -> SFTPClient?) {
         self.role = role
+        self.onRelease = onRelease
         self.localRoot = localRoot
         self.remoteRoot = remoteRoot
         self.watch = watch
@@ -30,6 +33,15 @@ public final class SharedSessionHost: Sendable {
 
     /// The handler for `ControlServer`.
     public func handle(_ request: ControlRequest, _ connection: ControlConnection) async {
+        if request.operation == .release {
+            guard role == ControlRole.keeper, let onRelease else {
+                connection.send(ControlReply.error("this session is held by `muxsync \(role)` (pid \(getpid())), which does not give it up; stop it first"))
+                return
+            }
+            onRelease()
+            connection.send(ControlReply.exit(0))
+            return
+        }
         guard let client = client() else {
             connection.send(ControlReply.error("the shared session is reconnecting; try again, or use --no-shared"))
             return
@@ -45,7 +57,7 @@ public final class SharedSessionHost: Sendable {
                 try await push(request, client, connection)
             case .pull:
                 try await pull(request, client, connection)
-            case .interrupt:
+            case .interrupt, .release:
                 connection.send(ControlReply.exit(0))
             }
         } catch {

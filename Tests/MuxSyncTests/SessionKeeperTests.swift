@@ -1,0 +1,162 @@
+import Foundation
+import MuxTestSupport
+import Testing
+@testable import MuxSync
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--persist`: push, pull and exec leave their session open in the background (a
+/// keeper, `muxsync connect --keeper`) and the next command runs over it; the keeper
+/// goes when idle, gives way to a watch, holds none of its starter's descriptors, and
+/// a keeper that cannot connect leaves the command to connect (and fail) by itself.
+/// Each test has its own socket directory (XDG_RUNTIME_DIR), so keepers of other tests
+/// or of the user are never seen.
+@Suite(.serialized) struct SessionKeeperTests {
+    /// A lab whose CLI runs keep sessions open (the tests' default is MUXSYNC_PERSIST=0).
+    struct KeeperLab {
+        let lab: SyncLab
+        let environment: [String: String]
+        let local: String
+
+        init() throws {
+            lab = try SyncLab()
+            var environment = try lab.cliEnvironment()
+            environment.removeValue(forKey: "MUXSYNC_PERSIST")
+            environment["XDG_RUNTIME_DIR"] = try lab.makeDirectory("runtime")
+            self.environment = environment
+            local = try lab.makeDirectory("tree")
+            try Disk.file(local + "/a.txt", "alpha\n")
+        }
+
+        func run(_ arguments: [String], host: String = SSHDServer.hostAlias) throws -> ProcessResult {
+            try lab.runCLI([arguments[0], "-F", lab.server.sshConfigPath] + arguments.dropFirst(), environment: environment)
+        }
+
+        /// `muxsync status --json` in this lab's socket directory.
+        func sessions() throws -> [SharedSessionStatus] {
+            let result = try lab.runCLI(["status", "--json"], environment: environment)
+            try #require(result.succeeded, "\(result.stderr)")
+            return try JSONDecoder().decode([SharedSessionStatus].self, from: Data(result.stdout.utf8))
+        }
+
+        /// Ends every session still listed (a test that failed half-way leaves none behind).
+        func stopAll() {
+            for session in (try? sessions()) ?? [] { kill(session.pid, SIGTERM) }
+        }
+    }
+
+    @Test func pushLeavesASessionThatTheNextCommandsUse() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        let remote = keeper.lab.path("remote")
+        let first = try keeper.run(["push", "--persist", "60", "-v", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        #expect(first.succeeded, "\(first.stderr)")
+        #expect(first.stderr.contains("started a background session"), "\(first.stderr)")
+        #expect(first.stderr.contains("sent 1 file"), "the summary still reaches the terminal: \(first.stderr)")
+        #expect(try String(contentsOfFile: remote + "/a.txt", encoding: .utf8) == "alpha\n")
+
+        let sessions = try keeper.sessions()
+        let held = try #require(sessions.first, "a keeper is listed")
+        #expect(sessions.count == 1)
+        #expect(held.role == ControlRole.keeper)
+        // It holds none of the push's descriptors (the pipes this test reads): stdin and stdout are
+        // /dev/null, and a pipe it has is its own (both ends held: the session loop's wake-up pipe).
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(held.pid)/fd")) ?? []
+        let targets = fds.map { fd in
+            (fd, (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(held.pid)/fd/\(fd)")) ?? "")
+        }
+        #expect(!targets.isEmpty)
+        for (fd, target) in targets {
+            if fd == "0" || fd == "1" { #expect(target == "/dev/null") }
+            if target.hasPrefix("pipe:") {
+                #expect(targets.filter { $0.1 == target }.count == 2, "fd \(fd) of the keeper is a pipe it inherited: \(target)")
+            }
+        }
+
+        try Disk.file(keeper.local + "/b.txt", "beta\n")
+        let second = try keeper.run(["push", "-v", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        #expect(second.succeeded, "\(second.stderr)")
+        #expect(second.stderr.contains("using the session shared by another muxsync process"), "\(second.stderr)")
+        #expect(!second.stderr.contains("started a background session"))
+        #expect(second.stderr.contains("sent 1 file"), "\(second.stderr)")
+        #expect(try String(contentsOfFile: remote + "/b.txt", encoding: .utf8) == "beta\n")
+
+        let exec = try keeper.run(["exec", "-v", SSHDServer.hostAlias + ":" + remote, "--", "cat", "b.txt"])
+        #expect(exec.succeeded, "\(exec.stderr)")
+        #expect(exec.stdout == "beta\n")
+        #expect(exec.stderr.contains("using the session shared by another muxsync process"), "\(exec.stderr)")
+
+        let pulled = keeper.lab.path("pulled")
+        let pull = try keeper.run(["pull", "-v", SSHDServer.hostAlias + ":" + remote + "/b.txt", pulled])
+        #expect(pull.succeeded, "\(pull.stderr)")
+        #expect(pull.stderr.contains("using the session shared by another muxsync process"), "\(pull.stderr)")
+        #expect(try String(contentsOfFile: pulled + "/b.txt", encoding: .utf8) == "beta\n")
+        #expect(try keeper.sessions().map(\.pid) == [held.pid], "still the one keeper")
+    }
+
+    @Test func keeperLeavesWhenIdleAndPersistZeroStartsNone() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        let remote = keeper.lab.path("remote")
+        let none = try keeper.run(["push", "--persist", "0", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        #expect(none.succeeded, "\(none.stderr)")
+        #expect(try keeper.sessions().isEmpty, "--persist 0: nothing left running")
+
+        let push = try keeper.run(["push", "--persist", "1", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        #expect(push.succeeded, "\(push.stderr)")
+        let held = try #require(try keeper.sessions().first)
+        #expect(await eventually(30) { try kill(held.pid, 0) != 0 && keeper.sessions().isEmpty },
+                "the keeper exits once unused for 1 s")
+        let sockets = try FileManager.default.contentsOfDirectory(atPath: keeper.environment["XDG_RUNTIME_DIR", default: ""] + "/muxsync")
+        #expect(!sockets.contains { $0.hasSuffix(".sock") }, "and removes its socket: \(sockets)")
+
+        var bad = keeper.environment
+        bad["MUXSYNC_PERSIST"] = "soon"
+        let refused = try keeper.lab.runCLI(["push", "-F", keeper.lab.server.sshConfigPath, keeper.local,
+                                             SSHDServer.hostAlias + ":" + remote], environment: bad)
+        #expect(!refused.succeeded)
+        #expect(refused.stderr.contains("MUXSYNC_PERSIST must be 0 or a number of seconds (got 'soon')"), "\(refused.stderr)")
+    }
+
+    @Test func watchTakesTheSocketOverFromAKeeper() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        let remote = keeper.lab.path("remote")
+        let push = try keeper.run(["push", "--persist", "120", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        #expect(push.succeeded, "\(push.stderr)")
+        let held = try #require(try keeper.sessions().first)
+        #expect(held.role == ControlRole.keeper)
+
+        let log = keeper.lab.path("watch.log")
+        let watch = try ChildProcess.spawn(SyncLab.muxsyncBinary,
+                                           ["watch", "-F", keeper.lab.server.sshConfigPath, keeper.local,
+                                            SSHDServer.hostAlias + ":" + remote],
+                                           environment: keeper.environment,
+                                           stdout: .file(path: log, append: true), stderr: .file(path: log, append: true))
+        defer { _ = watch.terminate() }
+        #expect(await eventually(60) { try keeper.sessions().map(\.role) == [ControlRole.watch] },
+                "the watch serves the socket: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        #expect(await eventually(30) { kill(held.pid, 0) != 0 }, "the keeper gave way and exited")
+
+        // exec --sync needs the watch: it now reaches it.
+        try Disk.file(keeper.local + "/c.txt", "gamma\n")
+        let exec = try keeper.run(["exec", "--sync", SSHDServer.hostAlias + ":" + remote, "--", "cat", "c.txt"])
+        #expect(exec.succeeded, "\(exec.stderr)")
+        #expect(exec.stdout == "gamma\n")
+    }
+
+    @Test func aKeeperThatCannotConnectLeavesTheCommandToSayWhy() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        let down = try SSHDServer.start()
+        let downPort = down.port
+        down.stop()
+        try keeper.lab.server.addHostAlias("deadhost", port: downPort)
+        let result = try keeper.run(["push", "--persist", "60", keeper.local, "deadhost:" + keeper.lab.path("down")])
+        #expect(!result.succeeded)
+        #expect(result.stderr.contains("muxsync: error:"), "the command's own connect error: \(result.stderr)")
+        #expect(result.stderr.lowercased().contains("refused"), "\(result.stderr)")
+        #expect(try keeper.sessions().isEmpty, "no keeper is left behind")
+    }
+}
