@@ -81,6 +81,12 @@ bench_init() {
     # muxsync keeps a per-remote record under $XDG_STATE_HOME/muxsync: keep it inside the bench.
     export XDG_STATE_HOME=$BENCH_TMP/state
     mkdir -p "$XDG_STATE_HOME"
+    # Shared-session sockets of the bench's muxsync processes stay inside it too, and no
+    # command leaves a background session unless a script asks (--persist): each case
+    # measures what it says.
+    export XDG_RUNTIME_DIR=$BENCH_TMP/runtime
+    mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+    export MUXSYNC_PERSIST=0
     BENCH_OUT_DIR=${BENCH_OUT_DIR:-$BENCH_REPO/bench/out}
     mkdir -p "$BENCH_OUT_DIR"
     BENCH_RESULTS_COPY=$BENCH_OUT_DIR/$BENCH_NAME.tsv

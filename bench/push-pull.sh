@@ -11,11 +11,14 @@
 #   pull 100 MB    muxsync pull HOST:FILE DIR         vs  sftp get (batch)
 #   push 100 MB    muxsync push DIR-WITH-FILE HOST:fresh  vs  sftp put (batch)
 # and on loopback the peak RSS of muxsync pushing and pulling a 1 GB file.
-# With SHARED=1 (the default) every case runs a second time with a connection kept open
-# between runs, as a user with `muxsync connect` or `muxsync watch` running has it:
-# muxsync over the session of `muxsync connect HOST`, the peers over an OpenSSH
-# ControlMaster (`-o ControlPath=...`). Ratios are given against the plain peer (the
-# issue's targets) and against the peer over its master.
+# Every muxsync case runs in two modes:
+#   one-shot  `--no-shared`: every command connects on its own (TCP, key exchange, auth);
+#   as typed  muxsync's default: the first command of the run left its session open in the
+#             background (`--persist`, 600 s), so later ones run over it; with SHARED=1 (the
+#             default). The peers then run over an OpenSSH ControlMaster (`-o ControlPath=...`),
+#             the nearest OpenSSH setting (ControlMaster auto + ControlPersist).
+# Ratios are given against the plain peer (the issue's targets) and against the peer over
+# its master.
 # Every result is checked by sha256 (of the whole tree: paths and contents).
 # Ratios are muxsync time / peer time within the same run (the tools take turns, order
 # rotating between runs), median over runs; targets print PASS or MISS.
@@ -23,7 +26,8 @@
 # Usage: bench/push-pull.sh            (after `swift build -c release --static-swift-stdlib`)
 # Environment:
 #   RUNS=5                 runs per network
-#   SHARED=1               also measure over kept-open connections (0: one-shot only)
+#   SHARED=1               also measure muxsync as typed (background session) and the peers
+#                          over a master (0: one-shot only)
 #   NETS="proxy loopback"  which networks to measure
 #   RSS_RUNS=1             1 GB push+pull runs for peak RSS (0 skips them)
 #   RSS_MB=1000            size of that file in MB (10^6 bytes)
@@ -104,11 +108,12 @@ say "bench: tree: $TREE_FILES files, $TREE_DIRS directories, $TREE_MB MB"
 
 # MARK: - one measurement each
 
-# MODE is "one-shot" (every command connects on its own) or "shared" (muxsync finds the
-# session of `muxsync connect`, ssh the ControlMaster). Keys: NET/RUN/CASE/TOOL with TOOL
-# mux | peer (one-shot) or muxs | peerm (shared).
+# MODE is "one-shot" (every command connects on its own) or "shared" (muxsync as typed:
+# over the background session its first command left; ssh over the ControlMaster). Keys:
+# NET/RUN/CASE/TOOL with TOOL mux | peer (one-shot) or muxs | peerm (shared).
+# (The bench's environment sets MUXSYNC_PERSIST=0, so the default is given explicitly.)
 mux_args() { # mode
-    if [[ $1 == shared ]]; then echo "-F $SSH_CONFIG"; else echo "--no-shared -F $SSH_CONFIG"; fi
+    if [[ $1 == shared ]]; then echo "--persist 600 -F $SSH_CONFIG"; else echo "--no-shared -F $SSH_CONFIG"; fi
 }
 ssh_args() { # mode host
     if [[ $1 == shared ]]; then echo "-F $SSH_CONFIG -o ControlPath=$BENCH_TMP/cm-$2"; else echo "-F $SSH_CONFIG -o ControlPath=none"; fi
@@ -183,30 +188,26 @@ measure_sftp_put() { # net run mode
     rm -f "$dest"
 }
 
-# Starts `muxsync connect HOST` and an OpenSSH master for HOST, and checks that muxsync
+# Lets muxsync leave its background session for HOST (a first push, as a user's first
+# command would) and starts an OpenSSH master for HOST; checks that the next muxsync push
 # really runs over the kept session (its -v log says so; the proxy counts no new connection).
 start_shared() { # net
-    local host log holder start before after
+    local host before after check
     host=$(host_of "$1")
-    log=$BENCH_TMP/logs/connect-$1.out
-    "$MUXSYNC" connect -F "$SSH_CONFIG" "$host" >"$log" 2>&1 </dev/null &
-    holder=$!
-    track "$holder"
-    SHARED_HOLDERS+=("$holder")
-    start=$SECONDS
-    until grep -q "holding a session" "$log"; do
-        kill -0 "$holder" 2>/dev/null || die "muxsync connect $host exited: $(tail -n 3 "$log")"
-        ((SECONDS - start < 60)) || die "muxsync connect $host: no session after 60 s"
-        sleep 0.05
-    done
+    check=$BENCH_TMP/logs/shared-check-$1
+    "$MUXSYNC" push -v --persist 600 -F "$SSH_CONFIG" "$SRC/bigonly" "$host:$REMOTE/shared-check" >"$check-1.out" 2>&1 ||
+        die "muxsync push ($1) failed: $(tail -n 3 "$check-1.out")"
+    grep -q "started a background session" "$check-1.out" ||
+        die "muxsync push ($1) left no background session: $(tail -n 5 "$check-1.out")"
     start_master "$host"
     [[ $CONTROL_PATH == "$BENCH_TMP/cm-$host" ]] || die "unexpected ControlPath $CONTROL_PATH"
-    before=$(proxy_connections)
-    "$MUXSYNC" push -v -F "$SSH_CONFIG" "$SRC/bigonly" "$host:$REMOTE/shared-check" >"$BENCH_TMP/logs/shared-check-$1.out" 2>&1 ||
-        die "muxsync push over the shared session ($1) failed: $(tail -n 3 "$BENCH_TMP/logs/shared-check-$1.out")"
-    grep -q "using the session shared" "$BENCH_TMP/logs/shared-check-$1.out" ||
-        die "muxsync push did not use the session of muxsync connect ($1): $(tail -n 5 "$BENCH_TMP/logs/shared-check-$1.out")"
     sleep 0.3 # the proxy writes its counters every 200 ms
+    before=$(proxy_connections)
+    "$MUXSYNC" push -v --persist 600 -F "$SSH_CONFIG" "$SRC/bigonly" "$host:$REMOTE/shared-check" >"$check-2.out" 2>&1 ||
+        die "muxsync push over the background session ($1) failed: $(tail -n 3 "$check-2.out")"
+    grep -q "using the session shared" "$check-2.out" ||
+        die "muxsync push did not use the background session ($1): $(tail -n 5 "$check-2.out")"
+    sleep 0.3
     after=$(proxy_connections)
     [[ $before == "$after" ]] || die "muxsync push (shared, $1) opened a new connection ($before -> $after)"
     rm -rf "$REMOTE/shared-check"
@@ -217,11 +218,11 @@ proxy_connections() { python3 -c 'import json,sys; print(json.load(open(sys.argv
 # Peak RSS of muxsync pushing, then pulling, a large file on loopback.
 measure_rss() { # run
     local host=bench-loopback dest=$REMOTE/rss-$1 back=$DL/rss-$1
-    timed secs "$MUXSYNC" push -q -F "$SSH_CONFIG" "$SRC/huge" "$host:$dest"
+    timed secs "$MUXSYNC" push -q --no-shared -F "$SSH_CONFIG" "$SRC/huge" "$host:$dest"
     expect_same "muxsync push of the ${RSS_MB} MB file" "$(file_digest "$dest/huge.bin")" "$HUGE_WANT"
     record "rss/$1/push/seconds" "$secs"
     record "rss/$1/push/kib" "$secs_rss"
-    timed secs "$MUXSYNC" pull -q -F "$SSH_CONFIG" "$host:$dest/huge.bin" "$back"
+    timed secs "$MUXSYNC" pull -q --no-shared -F "$SSH_CONFIG" "$host:$dest/huge.bin" "$back"
     expect_same "muxsync pull of the ${RSS_MB} MB file" "$(file_digest "$back/huge.bin")" "$HUGE_WANT"
     record "rss/$1/pull/seconds" "$secs"
     record "rss/$1/pull/kib" "$secs_rss"
@@ -233,7 +234,6 @@ measure_rss() { # run
 started=$EPOCHREALTIME
 MODES=one-shot
 [[ $SHARED == 1 ]] && MODES="one-shot shared"
-SHARED_HOLDERS=()
 for net in $NETS; do
     host_of "$net" >/dev/null
     [[ $SHARED == 1 ]] && start_shared "$net"
@@ -247,8 +247,7 @@ for net in $NETS; do
     done
     if [[ $SHARED == 1 ]]; then
         stop_master "$(host_of "$net")" "$CONTROL_PATH"
-        for holder in "${SHARED_HOLDERS[@]}"; do stop_pid "$holder"; done
-        SHARED_HOLDERS=()
+        "$MUXSYNC" disconnect -q -F "$SSH_CONFIG" "$(host_of "$net")" || die "muxsync disconnect $(host_of "$net") failed"
     fi
 done
 if ((RSS_RUNS > 0)); then
@@ -316,7 +315,7 @@ def target_of(net, target):
     return f"<= {target}x" if net == "proxy" else "-"
 for net in nets.split():
     title = f"through the proxy ({delay} ms each way)" if net == "proxy" else "plain loopback"
-    lines.append(f"#### {title}, one-shot: every command connects on its own")
+    lines.append(f"#### {title}, one-shot: every command connects on its own (muxsync --no-shared)")
     lines.append("")
     lines.append("| case | muxsync s | peer | peer s | ratio | target | verdict | muxsync min-max s | peak RSS MB |")
     lines.append("|---|---:|---|---:|---:|---:|---|---:|---:|")
@@ -330,8 +329,8 @@ for net in nets.split():
     lines.append("")
     if not shared:
         continue
-    lines.append(f"#### {title}, kept-open connections: muxsync over `muxsync connect`'s session, "
-                 "the peer over an OpenSSH ControlMaster")
+    lines.append(f"#### {title}, muxsync as typed (over the background session its first command left, "
+                 "--persist default) and the peer over an OpenSSH ControlMaster")
     lines.append("")
     lines.append("| case | muxsync s | peer | peer s (master) | x plain peer | target | verdict | x peer over master | muxsync min-max s |")
     lines.append("|---|---:|---|---:|---:|---:|---|---:|---:|")

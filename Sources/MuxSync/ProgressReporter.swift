@@ -14,7 +14,7 @@ import Darwin
 /// Live progress for a transfer. All methods may be called from any thread.
 public final class ProgressReporter: @unchecked Sendable {
     /// How progress is shown.
-    public enum Mode: Sendable, Equatable {
+    public enum Mode: String, Codable, Sendable, Equatable {
         /// Redraw one line in place (standard error is a terminal).
         case tty
         /// Print a full line every `plainInterval` seconds (logs, pipes, CI).
@@ -122,6 +122,20 @@ public final class ProgressReporter: @unchecked Sendable {
             if lineShown { output(Self.clearLine); lineShown = false }
             if mode != .quiet, let summary { output(summary + "\n") }
         }
+    }
+
+    /// The end of a push or pull, the same wherever it ran (this process, or a session
+    /// host drawing for its client): warnings, the summary line (when given; printed even
+    /// in quiet mode, for the several-host case that hides progress but not results), then
+    /// every failure.
+    public func conclude(warnings: [String], summary: String?, failures: [String], prefix: String = "") {
+        for warning in warnings { printLine(prefix + "warning: " + warning) }
+        if let summary, mode == .quiet {
+            printLine(prefix + summary)
+        } else {
+            finish(summary: summary.map { prefix + $0 })
+        }
+        for failure in failures { printLine("muxsync: \(prefix)failed: \(failure)") }
     }
 
     static let clearLine = "\r\u{1B}[2K"

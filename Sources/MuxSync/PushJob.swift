@@ -58,6 +58,11 @@ public struct PushReport: Sendable {
         if !failures.isEmpty { text += ", \(failures.count) failed" }
         return text
     }
+
+    /// The line a push ends with: ``summary``, or with --dry-run how many changes it would make.
+    public func headline(dryRun: Bool) -> String {
+        dryRun ? "dry run: \(plan.actions.count) changes" : summary
+    }
 }
 
 /// One push of a local directory onto a remote one over an open SFTP pool.

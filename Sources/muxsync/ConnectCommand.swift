@@ -40,6 +40,8 @@ struct ConnectCommand: AsyncParsableCommand {
             let connector = Connector(options: connection, logger: logger)
             let client = try await connector.open(spec)
             client.session.keepSpareCommandChannel()
+            // A keeper outlives the command that started it: it must not pin that directory.
+            if keeper { _ = FileManager.default.changeCurrentDirectoryPath("/") }
             let usage = SessionUsage()
             let released = Locked(false)
             let host = SharedSessionHost(role: keeper ? ControlRole.keeper : ControlRole.connect, localRoot: nil,
@@ -116,19 +118,7 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var sessions: [SharedSessionStatus] = []
-        for path in (try? ControlSocket.all()) ?? [] {
-            guard let fd = ControlSocket.connect(path) else { continue }
-            let connection = ControlConnection(fd: fd)
-            let found: SharedSessionStatus? = await Task.detached {
-                var status: SharedSessionStatus?
-                _ = try? ControlClient.run(ControlRequest(operation: .status), over: connection) { reply in
-                    if let value = reply.status { status = value }
-                }
-                return status
-            }.value
-            if let found { sessions.append(found) }
-        }
+        let sessions = await StatusCommand.running()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -145,6 +135,64 @@ struct StatusCommand: AsyncParsableCommand {
             line += "  queue \(session.queue)"
             if let latency = session.lastLatencyMilliseconds { line += "  last save \(latency) ms" }
             print(line)
+        }
+    }
+
+    /// What every live socket of this user answers to `status`.
+    static func running() async -> [SharedSessionStatus] {
+        var sessions: [SharedSessionStatus] = []
+        for path in (try? ControlSocket.all()) ?? [] {
+            guard let fd = ControlSocket.connect(path) else { continue }
+            let connection = ControlConnection(fd: fd)
+            let found: SharedSessionStatus? = await Task.detached {
+                var status: SharedSessionStatus?
+                _ = try? ControlClient.run(ControlRequest(operation: .status), over: connection) { reply in
+                    if let value = reply.status { status = value }
+                }
+                return status
+            }.value
+            if let found { sessions.append(found) }
+        }
+        return sessions
+    }
+}
+
+struct DisconnectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "disconnect",
+        abstract: "Close the background sessions that push, pull and exec left open (--persist), now.",
+        discussion: "With HOST, only the one to that host. A watch or `muxsync connect` is not stopped: end it where it runs.")
+
+    @Argument(help: ArgumentHelp("The remote whose background session to close (default: all).", valueName: "host"))
+    var host: String?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let logger = connection.makeLogger()
+        do {
+            var sessions = await StatusCommand.running()
+            if let host {
+                let spec = (try? RemoteSpec.classify(host)) ?? RemoteSpec(host: host, path: "")
+                let endpoint = try Connector(options: connection, logger: logger).resolve(spec).endpoint
+                sessions = sessions.filter { $0.endpoint == endpoint }
+                if sessions.isEmpty { throw ValidationError("no muxsync session to \(endpoint) is running") }
+            }
+            var refused = false
+            for session in sessions {
+                if session.role == ControlRole.keeper, ControlClient.releaseKeeper(endpoint: session.endpoint) {
+                    if !connection.quiet { print("closed the background session to \(session.endpoint) (pid \(session.pid))") }
+                } else if session.role != ControlRole.keeper || host != nil {
+                    refused = true
+                    FileHandle.standardError.write(Data(
+                        "muxsync: \(session.endpoint) is held by `muxsync \(session.role)` (pid \(session.pid)); stop it where it runs\n".utf8))
+                }
+            }
+            if refused && host != nil { throw ExitCode.failure }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw report(error)
         }
     }
 }

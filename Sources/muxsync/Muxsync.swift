@@ -16,6 +16,6 @@ struct Muxsync: AsyncParsableCommand {
             """,
         version: MuxsyncVersion.string,
         subcommands: [PushCommand.self, PullCommand.self, WatchCommand.self, ExecCommand.self, ConnectCommand.self,
-                      StatusCommand.self]
+                      StatusCommand.self, DisconnectCommand.self]
     )
 }

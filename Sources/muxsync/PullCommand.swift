@@ -46,12 +46,14 @@ struct PullCommand: AsyncParsableCommand {
             request.remotePath = plan.remote.path
             request.includes = options.include
             request.flags = [(dryRun, "dry-run"), (options.directoryAsName, "directory-as-name")].filter(\.0).map(\.1)
+            let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
+            request.display = ControlDisplay(mode: progress.mode, columns: ProgressReporter.terminalWidth(),
+                                             summary: !connection.quiet)
             if let code = try await SharedClient.run(request, for: plan.remote, connector: connector, quiet: connection.quiet,
                                                      persist: try keep.resolved(project: plan.config)) {
                 if code != 0 { throw ExitCode(code) }
                 return
             }
-            let progress = ProgressReporter.forStandardError(quiet: connection.quiet)
             let client = try await connector.open(plan.remote)
             let report: PullReport
             do {
@@ -62,12 +64,9 @@ struct PullCommand: AsyncParsableCommand {
                 throw error
             }
             await client.session.close()
-            for warning in report.warnings { progress.printLine("warning: " + warning) }
-            progress.finish(summary: connection.quiet ? nil : report.summary)
-            if !report.failures.isEmpty {
-                for failure in report.failures { FileHandle.standardError.write(Data("muxsync: failed: \(failure)\n".utf8)) }
-                throw ExitCode.failure
-            }
+            progress.conclude(warnings: report.warnings, summary: connection.quiet ? nil : report.summary,
+                              failures: report.failures)
+            if !report.failures.isEmpty { throw ExitCode.failure }
         } catch let exit as ExitCode {
             throw exit
         } catch {

@@ -119,6 +119,8 @@ struct PushCommand: AsyncParsableCommand {
         request.flags = [(options.delete, "delete"), (options.checksum, "checksum"), (dryRun, "dry-run"), (force, "force"),
                          (inPlace, "inplace"), (verify, "verify"), (noState, "no-state"),
                          (tree.noDefaultIgnores, "no-default-ignores")].filter(\.0).map(\.1)
+        request.display = ControlDisplay(mode: progress.mode, columns: ProgressReporter.terminalWidth(), prefix: prefix,
+                                         summary: !connection.quiet)
         if let code = try await SharedClient.run(request, for: remote, connector: connector, quiet: connection.quiet,
                                                      persist: try keep.resolved(project: project.config)) {
             return code
@@ -135,14 +137,8 @@ struct PushCommand: AsyncParsableCommand {
             throw error
         }
         await client.session.close()
-        for warning in report.warnings { progress.printLine(prefix + "warning: " + warning) }
-        let summary = dryRun ? "dry run: \(report.plan.actions.count) changes" : report.summary
-        if progress.mode == .quiet {
-            if !connection.quiet { FileHandle.standardError.write(Data((prefix + summary + "\n").utf8)) }
-        } else {
-            progress.finish(summary: connection.quiet ? nil : summary)
-        }
-        for failure in report.failures { FileHandle.standardError.write(Data("muxsync: \(prefix)failed: \(failure)\n".utf8)) }
+        progress.conclude(warnings: report.warnings, summary: connection.quiet ? nil : report.headline(dryRun: dryRun),
+                          failures: report.failures, prefix: prefix)
         return report.failures.isEmpty ? 0 : 1
     }
 }

@@ -146,6 +146,22 @@ struct ProgressReporterUnitTests {
         #expect(visible.allSatisfy { $0.count <= 29 })
     }
 
+    @Test func concludeShowsWarningsSummaryAndFailuresInEveryMode() {
+        let sink = OutputSink()
+        let tty = reporter(.tty, clock: FakeClock(), sink: sink)
+        tty.begin(files: 2, bytes: 10)
+        tty.conclude(warnings: ["w"], summary: "sent 2 files", failures: ["x: gone"], prefix: "h:/p: ")
+        let text = sink.all.joined()
+        #expect(text.hasSuffix("h:/p: warning: w\nh:/p: sent 2 files\nmuxsync: h:/p: failed: x: gone\n"), "\(text)")
+
+        // Several hosts hide progress but still print each host's summary; --quiet drops only the summary.
+        let quietSink = OutputSink()
+        let quiet = reporter(.quiet, clock: FakeClock(), sink: quietSink)
+        quiet.conclude(warnings: [], summary: "sent 1 file", failures: [], prefix: "a: ")
+        quiet.conclude(warnings: [], summary: nil, failures: ["y: denied"])
+        #expect(quietSink.all.joined() == "a: sent 1 file\nmuxsync: failed: y: denied\n")
+    }
+
     @Test func finishClearsTheLineAndPrintsTheSummary() {
         let clock = FakeClock(), sink = OutputSink()
         let r = reporter(.tty, clock: clock, sink: sink)

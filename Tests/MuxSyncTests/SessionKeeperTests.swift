@@ -8,7 +8,7 @@ import Glibc
 
 /// `--persist`: push, pull and exec leave their session open in the background (a
 /// keeper, `muxsync connect --keeper`) and the next command runs over it; the keeper
-/// goes when idle, gives way to a watch, holds none of its starter's descriptors, and
+/// goes when idle or on `muxsync disconnect`, gives way to a watch, holds none of its starter's descriptors, and
 /// a keeper that cannot connect leaves the command to connect (and fail) by itself.
 /// Each test has its own socket directory (XDG_RUNTIME_DIR), so keepers of other tests
 /// or of the user are never seen.
@@ -82,6 +82,18 @@ import Glibc
         #expect(second.stderr.contains("sent 1 file"), "\(second.stderr)")
         #expect(try String(contentsOfFile: remote + "/b.txt", encoding: .utf8) == "beta\n")
 
+        // What the command prints comes from the keeper's push, drawn for this client: dry-run lines,
+        // the headline, and (with -q) nothing but failures.
+        try Disk.file(keeper.local + "/d.txt", "delta\n")
+        let dry = try keeper.run(["push", "--dry-run", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        #expect(dry.succeeded, "\(dry.stderr)")
+        #expect(dry.stderr.contains("would ") && dry.stderr.contains("d.txt"), "\(dry.stderr)")
+        #expect(dry.stderr.contains("dry run: 1 changes"), "\(dry.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: remote + "/d.txt"))
+        let quiet = try keeper.run(["push", "-q", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        #expect(quiet.succeeded && quiet.stderr.isEmpty, "\(quiet.stderr)")
+        #expect(FileManager.default.fileExists(atPath: remote + "/d.txt"))
+
         let exec = try keeper.run(["exec", "-v", SSHDServer.hostAlias + ":" + remote, "--", "cat", "b.txt"])
         #expect(exec.succeeded, "\(exec.stderr)")
         #expect(exec.stdout == "beta\n")
@@ -93,6 +105,12 @@ import Glibc
         #expect(pull.stderr.contains("using the session shared by another muxsync process"), "\(pull.stderr)")
         #expect(try String(contentsOfFile: pulled + "/b.txt", encoding: .utf8) == "beta\n")
         #expect(try keeper.sessions().map(\.pid) == [held.pid], "still the one keeper")
+
+        let closed = try keeper.run(["disconnect", SSHDServer.hostAlias])
+        #expect(closed.succeeded, "\(closed.stderr)")
+        #expect(closed.stdout.contains("closed the background session"), "\(closed.stdout)")
+        #expect(await eventually(30) { kill(held.pid, 0) != 0 }, "muxsync disconnect ends the keeper")
+        #expect(try keeper.sessions().isEmpty)
     }
 
     @Test func keeperLeavesWhenIdleAndPersistZeroStartsNone() async throws {
@@ -144,6 +162,11 @@ import Glibc
         let exec = try keeper.run(["exec", "--sync", SSHDServer.hostAlias + ":" + remote, "--", "cat", "c.txt"])
         #expect(exec.succeeded, "\(exec.stderr)")
         #expect(exec.stdout == "gamma\n")
+
+        let refused = try keeper.run(["disconnect", SSHDServer.hostAlias])
+        #expect(!refused.succeeded, "disconnect does not stop a watch")
+        #expect(refused.stderr.contains("is held by `muxsync watch`"), "\(refused.stderr)")
+        #expect(try keeper.sessions().map(\.role) == [ControlRole.watch])
     }
 
     @Test func aKeeperThatCannotConnectLeavesTheCommandToSayWhy() async throws {

@@ -25,10 +25,6 @@ watch_bench_init() {
     bench_init "$1"
     # One interpreter path, not a version-manager shim, for the many small python3 calls.
     PY=$(python3 -c 'import sys; print(sys.executable)')
-    # Shared-session sockets (watch/connect/exec) of this bench only, not the user's.
-    export XDG_RUNTIME_DIR=$BENCH_TMP/run
-    mkdir -p "$XDG_RUNTIME_DIR"
-    chmod 700 "$XDG_RUNTIME_DIR"
     trap watch_bench_cleanup EXIT
 }
 

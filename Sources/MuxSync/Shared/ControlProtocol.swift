@@ -24,8 +24,37 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// pull --include globs.
     public var includes: [String] = []
     public var maxDelete: Int?
+    /// push/pull: how the client shows progress; the host draws it and sends the text as stderr.
+    public var display: ControlDisplay?
 
     public init(operation: Operation) { self.operation = operation }
+}
+
+/// A client's progress display, for a push or pull that runs in the session's host: the
+/// host's ``ProgressReporter`` draws for the client's terminal (or log, or nothing) and the
+/// client writes what it gets, so the bar, the warnings, the summary and the failures look
+/// the same as when the command runs by itself.
+public struct ControlDisplay: Codable, Sendable, Equatable {
+    public var mode: ProgressReporter.Mode
+    /// The client terminal's width.
+    public var columns: Int
+    /// Put before the summary, warnings and failures (several hosts: "host:path: ").
+    public var prefix: String
+    /// Whether to print the summary line (not with --quiet).
+    public var summary: Bool
+
+    public init(mode: ProgressReporter.Mode, columns: Int, prefix: String = "", summary: Bool) {
+        self.mode = mode
+        self.columns = columns
+        self.prefix = prefix
+        self.summary = summary
+    }
+
+    /// The reporter that draws this display, sending its text through `send`.
+    public func reporter(send: @escaping @Sendable (String) -> Void) -> ProgressReporter {
+        let columns = max(20, self.columns)
+        return ProgressReporter(mode: mode, width: { columns }, output: send)
+    }
 }
 
 /// Who holds a shared session (the `role` that `muxsync status` shows).

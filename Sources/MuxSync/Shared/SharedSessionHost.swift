@@ -117,14 +117,12 @@ public final class SharedSessionHost: Sendable {
         options.maxDelete = request.maxDelete
         let filter = ExclusionFilter(root: local, excludes: request.excludes,
                                      useDefaults: !request.flags.contains("no-default-ignores"))
-        let lines = ProgressReporter(mode: .plain, plainInterval: 2, output: { text in
-            connection.send(ControlReply.line(text.hasSuffix("\n") ? String(text.dropLast()) : text))
-        })
+        let display = Self.display(of: request)
+        let progress = display.reporter { connection.send(ControlReply.output(.stderr, Array($0.utf8))) }
         let report = try await PushJob(localRoot: local, remoteRoot: remote, client: client, options: options,
-                                       isExcluded: filter.walkPredicate, progress: lines, logger: logger).run()
-        for warning in report.warnings { connection.send(ControlReply.line("warning: " + warning)) }
-        for failure in report.failures { connection.send(ControlReply.line("failed: " + failure)) }
-        connection.send(ControlReply.line(options.dryRun ? "dry run: \(report.plan.actions.count) changes" : report.summary))
+                                       isExcluded: filter.walkPredicate, progress: progress, logger: logger).run()
+        progress.conclude(warnings: report.warnings, summary: display.summary ? report.headline(dryRun: options.dryRun) : nil,
+                          failures: report.failures, prefix: display.prefix)
         connection.send(ControlReply.exit(report.failures.isEmpty ? 0 : 1))
     }
 
@@ -137,14 +135,17 @@ public final class SharedSessionHost: Sendable {
         options.include = request.includes
         options.dryRun = request.flags.contains("dry-run")
         options.directoryAsName = request.flags.contains("directory-as-name")
-        let lines = ProgressReporter(mode: .plain, plainInterval: 2, output: { text in
-            connection.send(ControlReply.line(text.hasSuffix("\n") ? String(text.dropLast()) : text))
-        })
+        let display = Self.display(of: request)
+        let progress = display.reporter { connection.send(ControlReply.output(.stderr, Array($0.utf8))) }
         let report = try await PullJob(remotePath: remote, localRoot: local, client: client, options: options,
-                                       progress: lines, logger: logger).run()
-        for warning in report.warnings { connection.send(ControlReply.line("warning: " + warning)) }
-        for failure in report.failures { connection.send(ControlReply.line("failed: " + failure)) }
-        connection.send(ControlReply.line(report.summary))
+                                       progress: progress, logger: logger).run()
+        progress.conclude(warnings: report.warnings, summary: display.summary ? report.summary : nil,
+                          failures: report.failures, prefix: display.prefix)
         connection.send(ControlReply.exit(report.failures.isEmpty ? 0 : 1))
+    }
+
+    /// The client's display; plain lines with a summary for a client that sent none.
+    private static func display(of request: ControlRequest) -> ControlDisplay {
+        request.display ?? ControlDisplay(mode: .plain, columns: 200, summary: true)
     }
 }
