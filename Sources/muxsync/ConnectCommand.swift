@@ -37,7 +37,8 @@ struct ConnectCommand: AsyncParsableCommand {
         let logger = connection.makeLogger()
         do {
             let spec = (try? RemoteSpec.classify(host)) ?? RemoteSpec(host: host, path: "")
-            let connector = Connector(options: connection, logger: logger)
+            var connector = Connector(options: connection, logger: logger)
+            if keeper { connector.quickLiveness = .seconds(5) }
             let client = try await connector.open(spec)
             client.session.keepSpareCommandChannel()
             // A keeper outlives the command that started it: it must not pin that directory.

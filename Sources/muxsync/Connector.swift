@@ -9,6 +9,10 @@ import MuxTransport
 struct Connector {
     var options: ConnectionOptions
     var logger: Logger
+    /// At most this keepalive interval (ServerAliveInterval), with at most 2 unanswered
+    /// keepalives before the session counts as lost: for a background keeper, which must
+    /// notice a dead network soon after it sleeps or moves, not a minute later.
+    var quickLiveness: Duration?
 
     /// Resolves `spec.host` through ssh config, connects and opens the SFTP pool.
     func open(_ spec: RemoteSpec) async throws -> SFTPClient {
@@ -23,7 +27,11 @@ struct Connector {
 
     /// Resolves `spec.host` through ssh config and connects (no channel yet).
     func connect(_ spec: RemoteSpec) async throws -> SSHSession {
-        let target = try resolve(spec)
+        var target = try resolve(spec)
+        if let quickLiveness {
+            target.keepaliveInterval = target.keepaliveInterval > .zero ? min(target.keepaliveInterval, quickLiveness) : quickLiveness
+            target.keepaliveCountMax = min(target.keepaliveCountMax, 2)
+        }
         logger.info("connecting to \(target.endpoint) (\(spec.host))")
         return try await SSHSession.connect(
             to: target, options: ConnectOptions(passphrase: PassphrasePrompt.terminal()), logger: logger)

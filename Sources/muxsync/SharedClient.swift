@@ -39,6 +39,15 @@ enum SharedClient {
                 }
             }
         }.value
-        return try result.get()
+        do {
+            return try result.get()
+        } catch let error where request.operation == .push || request.operation == .pull {
+            // A push or pull may simply run again; exec may not (the command may have run).
+            var lost = (error as? SharedSessionError)?.sessionLost == true
+            if case .closed? = error as? ControlError { lost = true }
+            guard lost else { throw error }
+            connector.logger.notice("the shared session to \(endpoint) was lost (\(error)); connecting directly")
+            return nil
+        }
     }
 }

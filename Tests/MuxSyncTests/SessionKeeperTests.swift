@@ -169,6 +169,35 @@ import Glibc
         #expect(try keeper.sessions().map(\.role) == [ControlRole.watch])
     }
 
+    @Test func aPushWhoseKeeperLosesTheNetworkRunsAgainOnItsOwnConnection() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        let proxy = try keeper.lab.makeProxy()
+        defer { proxy.stop() }
+        let host = "synclab-proxy-\(proxy.port)"
+        let remote = keeper.lab.path("remote")
+        let first = try keeper.run(["push", "--persist", "120", keeper.local, host + ":" + remote])
+        #expect(first.succeeded, "\(first.stderr)")
+        let held = try #require(try keeper.sessions().first)
+
+        // The network goes silent (a laptop that moved, a NAT that forgot): the keeper's session
+        // hears nothing, and a push sent to it waits until the keeper calls the session lost.
+        try Disk.file(keeper.local + "/late.txt", "late\n")
+        proxy.stall = true
+        let log = keeper.lab.path("late-push.log")
+        let push = try ChildProcess.spawn(SyncLab.muxsyncBinary,
+                                          ["push", "-F", keeper.lab.server.sshConfigPath, keeper.local, host + ":" + remote],
+                                          environment: keeper.environment,
+                                          stdout: .file(path: log, append: true), stderr: .file(path: log, append: true))
+        #expect(await eventually(90) { kill(held.pid, 0) != 0 }, "the keeper gives up on a silent network")
+        proxy.stall = false  // the network is back: the push's own connection gets through
+        let termination = push.wait(timeout: 120)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(termination == .exited(0), "\(text)")
+        #expect(text.contains("was lost") && text.contains("connecting directly"), "\(text)")
+        #expect(try String(contentsOfFile: remote + "/late.txt", encoding: .utf8) == "late\n")
+    }
+
     @Test func aKeeperThatCannotConnectLeavesTheCommandToSayWhy() async throws {
         let keeper = try KeeperLab()
         defer { keeper.stopAll() }

@@ -25,7 +25,9 @@ public enum ControlClient {
         while let reply = try connection.receive(ControlReply.self) {
             switch reply.kind {
             case .exit: return reply.code ?? 1
-            case .error: throw SharedSessionError(message: reply.text ?? "the session process failed")
+            case .error:
+                throw SharedSessionError(message: reply.text ?? "the session process failed",
+                                         sessionLost: reply.code == ControlReply.sessionLost)
             default: handle(reply)
             }
         }
@@ -36,5 +38,7 @@ public enum ControlClient {
 /// An error the session process reported.
 public struct SharedSessionError: Error, Sendable, CustomStringConvertible {
     public var message: String
+    /// The held session was lost (see ``ControlReply/sessionLost``).
+    public var sessionLost = false
     public var description: String { message }
 }

@@ -80,6 +80,9 @@ public struct ControlReply: Codable, Sendable, Equatable {
     public static func line(_ text: String) -> ControlReply { ControlReply(kind: .line, text: text) }
     public static func exit(_ code: Int32) -> ControlReply { ControlReply(kind: .exit, code: code) }
     public static func error(_ text: String) -> ControlReply { ControlReply(kind: .error, text: text) }
+    /// The `code` of an error reply when the held session itself was lost (the network went
+    /// away under an idle session): a push or pull can then run again on a connection of its own.
+    public static let sessionLost: Int32 = 255
 }
 
 extension ControlReply {

@@ -61,7 +61,9 @@ public final class SharedSessionHost: Sendable {
                 connection.send(ControlReply.exit(0))
             }
         } catch {
-            connection.send(ControlReply.error("\(error)"))
+            var reply = ControlReply.error("\(error)")
+            if client.session.isClosed { reply.code = ControlReply.sessionLost }
+            connection.send(reply)
         }
     }
 
