@@ -29,8 +29,17 @@ import Glibc
             try Disk.file(local + "/a.txt", "alpha\n")
         }
 
-        func run(_ arguments: [String], host: String = SSHDServer.hostAlias) throws -> ProcessResult {
+        /// Where the tests push to (below the lab root).
+        var remote: String { lab.path("remote") }
+
+        /// `muxsync COMMAND -F <lab config> ARGS...` in this lab's environment.
+        func run(_ arguments: [String]) throws -> ProcessResult {
             try lab.runCLI([arguments[0], "-F", lab.server.sshConfigPath] + arguments.dropFirst(), environment: environment)
+        }
+
+        /// `muxsync push OPTIONS LOCAL HOST:REMOTE`.
+        func push(_ options: [String], host: String = SSHDServer.hostAlias) throws -> ProcessResult {
+            try run(["push"] + options + [local, host + ":" + remote])
         }
 
         /// `muxsync status --json` in this lab's socket directory.
@@ -49,8 +58,8 @@ import Glibc
     @Test func pushLeavesASessionThatTheNextCommandsUse() async throws {
         let keeper = try KeeperLab()
         defer { keeper.stopAll() }
-        let remote = keeper.lab.path("remote")
-        let first = try keeper.run(["push", "--persist", "60", "-v", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        let remote = keeper.remote
+        let first = try keeper.push(["--persist", "60", "-v"])
         #expect(first.succeeded, "\(first.stderr)")
         #expect(first.stderr.contains("started a background session"), "\(first.stderr)")
         #expect(first.stderr.contains("sent 1 file"), "the summary still reaches the terminal: \(first.stderr)")
@@ -75,7 +84,7 @@ import Glibc
         }
 
         try Disk.file(keeper.local + "/b.txt", "beta\n")
-        let second = try keeper.run(["push", "-v", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        let second = try keeper.push(["-v"])
         #expect(second.succeeded, "\(second.stderr)")
         #expect(second.stderr.contains("using the session shared by another muxsync process"), "\(second.stderr)")
         #expect(!second.stderr.contains("started a background session"))
@@ -85,12 +94,12 @@ import Glibc
         // What the command prints comes from the keeper's push, drawn for this client: dry-run lines,
         // the headline, and (with -q) nothing but failures.
         try Disk.file(keeper.local + "/d.txt", "delta\n")
-        let dry = try keeper.run(["push", "--dry-run", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        let dry = try keeper.push(["--dry-run"])
         #expect(dry.succeeded, "\(dry.stderr)")
         #expect(dry.stderr.contains("would ") && dry.stderr.contains("d.txt"), "\(dry.stderr)")
         #expect(dry.stderr.contains("dry run: 1 changes"), "\(dry.stderr)")
         #expect(!FileManager.default.fileExists(atPath: remote + "/d.txt"))
-        let quiet = try keeper.run(["push", "-q", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        let quiet = try keeper.push(["-q"])
         #expect(quiet.succeeded && quiet.stderr.isEmpty, "\(quiet.stderr)")
         #expect(FileManager.default.fileExists(atPath: remote + "/d.txt"))
 
@@ -116,12 +125,12 @@ import Glibc
     @Test func keeperLeavesWhenIdleAndPersistZeroStartsNone() async throws {
         let keeper = try KeeperLab()
         defer { keeper.stopAll() }
-        let remote = keeper.lab.path("remote")
-        let none = try keeper.run(["push", "--persist", "0", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        let remote = keeper.remote
+        let none = try keeper.push(["--persist", "0"])
         #expect(none.succeeded, "\(none.stderr)")
         #expect(try keeper.sessions().isEmpty, "--persist 0: nothing left running")
 
-        let push = try keeper.run(["push", "--persist", "1", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        let push = try keeper.push(["--persist", "1"])
         #expect(push.succeeded, "\(push.stderr)")
         let held = try #require(try keeper.sessions().first)
         #expect(await eventually(30) { try kill(held.pid, 0) != 0 && keeper.sessions().isEmpty },
@@ -140,8 +149,8 @@ import Glibc
     @Test func watchTakesTheSocketOverFromAKeeper() async throws {
         let keeper = try KeeperLab()
         defer { keeper.stopAll() }
-        let remote = keeper.lab.path("remote")
-        let push = try keeper.run(["push", "--persist", "120", keeper.local, SSHDServer.hostAlias + ":" + remote])
+        let remote = keeper.remote
+        let push = try keeper.push(["--persist", "120"])
         #expect(push.succeeded, "\(push.stderr)")
         let held = try #require(try keeper.sessions().first)
         #expect(held.role == ControlRole.keeper)
@@ -175,8 +184,8 @@ import Glibc
         let proxy = try keeper.lab.makeProxy()
         defer { proxy.stop() }
         let host = "synclab-proxy-\(proxy.port)"
-        let remote = keeper.lab.path("remote")
-        let first = try keeper.run(["push", "--persist", "120", keeper.local, host + ":" + remote])
+        let remote = keeper.remote
+        let first = try keeper.push(["--persist", "120"], host: host)
         #expect(first.succeeded, "\(first.stderr)")
         let held = try #require(try keeper.sessions().first)
 
