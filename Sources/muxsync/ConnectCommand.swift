@@ -45,10 +45,14 @@ struct ConnectCommand: AsyncParsableCommand {
             if keeper { _ = FileManager.default.changeCurrentDirectoryPath("/") }
             let usage = SessionUsage()
             let released = Locked(false)
+            let serving = Locked<ControlServer?>(nil)
             let host = SharedSessionHost(role: keeper ? ControlRole.keeper : ControlRole.connect, localRoot: nil,
                                          remoteRoot: spec.path.isEmpty ? nil : spec.path, watch: nil, status: nil,
-                                         logger: logger, onRelease: { released.withLock { $0 = true } },
-                                         client: { client })
+                                         logger: logger, onRelease: {
+                                             released.withLock { $0 = true }
+                                             // At once, before the answer: whoever asked binds the socket next.
+                                             serving.withLock { $0 }?.stop()
+                                         }, client: { client })
             let handler: ControlServer.Handler = { request, channel in
                 usage.begin()
                 defer { usage.end() }
@@ -62,16 +66,14 @@ struct ConnectCommand: AsyncParsableCommand {
                 await client.session.close()
                 throw ValidationError("another muxsync process already shares a session to \(client.session.endpoint)")
             }
+            serving.withLock { $0 = server }
             if !connection.quiet {
                 let until = persist.map { "until \(Int($0)) s pass unused" } ?? "until Ctrl-C"
                 FileHandle.standardError.write(Data("holding a session to \(client.session.endpoint) at \(server.path) \(until)\n".utf8))
             }
             let waiter = Task {
                 while !Task.isCancelled && !client.session.isClosed {
-                    if released.withLock({ $0 }) {
-                        server.stop()  // at once: whoever asked binds the socket next
-                        break
-                    }
+                    if released.withLock({ $0 }) { break }
                     try await Task.sleep(for: .milliseconds(50))
                     if let persist, usage.idleSeconds() > persist { break }
                 }

@@ -16,11 +16,31 @@ enum SharedClient {
                     quiet: Bool, persist: Double) async throws -> Int32? {
         guard !connector.options.noShared else { return nil }
         let endpoint = try connector.resolve(spec).endpoint
-        let found = ControlClient.connect(endpoint: endpoint)
-        guard let connection = found ?? SessionKeeper.start(for: spec, endpoint: endpoint, seconds: persist,
-                                                            options: connector.options, logger: connector.logger)
-        else { return nil }
-        if found != nil { connector.logger.info("using the session shared by another muxsync process for \(endpoint)") }
+        // A second round only after a keeper of another muxsync build stepped aside (nothing ran).
+        for _ in 0..<2 {
+            let found = ControlClient.connect(endpoint: endpoint)
+            guard let connection = found ?? SessionKeeper.start(for: spec, endpoint: endpoint, seconds: persist,
+                                                                options: connector.options, logger: connector.logger)
+            else { return nil }
+            if found != nil { connector.logger.info("using the session shared by another muxsync process for \(endpoint)") }
+            do {
+                return try await run(request, over: connection, quiet: quiet)
+            } catch let error as SharedSessionError where error.outdated {
+                connector.logger.info("replacing the background session of another muxsync build for \(endpoint)")
+            } catch let error where request.operation == .push || request.operation == .pull {
+                // A push or pull may simply run again; exec may not (the command may have run).
+                var lost = (error as? SharedSessionError)?.sessionLost == true
+                if case .closed? = error as? ControlError { lost = true }
+                guard lost else { throw error }
+                connector.logger.notice("the shared session to \(endpoint) was lost (\(error)); connecting directly")
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Sends `request` and relays its output until the exit code; Ctrl-C becomes an interrupt request.
+    private static func run(_ request: ControlRequest, over connection: ControlConnection, quiet: Bool) async throws -> Int32 {
         let stops = StopSignals {
             var interrupt = ControlRequest(operation: .interrupt)
             interrupt.arguments = []
@@ -39,15 +59,6 @@ enum SharedClient {
                 }
             }
         }.value
-        do {
-            return try result.get()
-        } catch let error where request.operation == .push || request.operation == .pull {
-            // A push or pull may simply run again; exec may not (the command may have run).
-            var lost = (error as? SharedSessionError)?.sessionLost == true
-            if case .closed? = error as? ControlError { lost = true }
-            guard lost else { throw error }
-            connector.logger.notice("the shared session to \(endpoint) was lost (\(error)); connecting directly")
-            return nil
-        }
+        return try result.get()
     }
 }

@@ -207,6 +207,29 @@ import Glibc
         #expect(try String(contentsOfFile: remote + "/late.txt", encoding: .utf8) == "late\n")
     }
 
+    @Test func aKeeperOfAnotherBuildStepsAsideForANewerClient() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        // "Another build": the same binary under another path with another modification time.
+        let older = keeper.lab.path("muxsync-older")
+        try FileManager.default.copyItem(atPath: SyncLab.muxsyncBinary, toPath: older)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_700_000_000)], ofItemAtPath: older)
+        let first = try keeper.lab.runCLI(["push", "-F", keeper.lab.server.sshConfigPath, "--persist", "60", keeper.local,
+                                           SSHDServer.hostAlias + ":" + keeper.remote],
+                                          environment: keeper.environment, executable: older)
+        #expect(first.succeeded, "\(first.stderr)")
+        let old = try #require(try keeper.sessions().first)
+
+        try Disk.file(keeper.local + "/new.txt", "new\n")
+        let push = try keeper.push(["-v"])
+        #expect(push.succeeded, "\(push.stderr)")
+        #expect(push.stderr.contains("replacing the background session of another muxsync build"), "\(push.stderr)")
+        #expect(try String(contentsOfFile: keeper.remote + "/new.txt", encoding: .utf8) == "new\n")
+        #expect(await eventually(30) { kill(old.pid, 0) != 0 }, "the old keeper exits")
+        let now = try keeper.sessions()
+        #expect(now.count == 1 && now.first?.pid != old.pid && now.first?.role == ControlRole.keeper)
+    }
+
     @Test func aKeeperThatCannotConnectLeavesTheCommandToSayWhy() async throws {
         let keeper = try KeeperLab()
         defer { keeper.stopAll() }

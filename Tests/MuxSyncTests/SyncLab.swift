@@ -149,9 +149,10 @@ final class SyncLab: Sendable {
     }
 
     /// Runs `muxsync ARGS` in ``cliEnvironment(home:)``.
-    func runCLI(_ arguments: [String], environment: [String: String]? = nil,
+    func runCLI(_ arguments: [String], environment: [String: String]? = nil, executable: String? = nil,
                 timeout: TimeInterval = 180) throws -> ProcessResult {
-        try ProcessRunner.run(Self.muxsyncBinary, arguments, environment: environment ?? cliEnvironment(), timeout: timeout)
+        try ProcessRunner.run(executable ?? Self.muxsyncBinary, arguments, environment: environment ?? cliEnvironment(),
+                              timeout: timeout)
     }
 
     /// The environment every CLI run of the tests gets: no ssh-agent, HOME and state in the

@@ -27,7 +27,8 @@ public enum ControlClient {
             case .exit: return reply.code ?? 1
             case .error:
                 throw SharedSessionError(message: reply.text ?? "the session process failed",
-                                         sessionLost: reply.code == ControlReply.sessionLost)
+                                         sessionLost: reply.code == ControlReply.sessionLost,
+                                         outdated: reply.code == ControlReply.keeperOutdated)
             default: handle(reply)
             }
         }
@@ -40,5 +41,7 @@ public struct SharedSessionError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The held session was lost (see ``ControlReply/sessionLost``).
     public var sessionLost = false
+    /// A keeper of another build stepped aside without running the request.
+    public var outdated = false
     public var description: String { message }
 }

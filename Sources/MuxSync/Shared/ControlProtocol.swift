@@ -26,6 +26,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var maxDelete: Int?
     /// push/pull: how the client shows progress; the host draws it and sends the text as stderr.
     public var display: ControlDisplay?
+    /// The client's ``MuxsyncVersion/buildID``: a keeper of another build steps aside.
+    public var build: String? = MuxsyncVersion.buildID
 
     public init(operation: Operation) { self.operation = operation }
 }
@@ -83,6 +85,9 @@ public struct ControlReply: Codable, Sendable, Equatable {
     /// The `code` of an error reply when the held session itself was lost (the network went
     /// away under an idle session): a push or pull can then run again on a connection of its own.
     public static let sessionLost: Int32 = 255
+    /// The `code` of an error reply from a keeper of another build, which has stopped
+    /// listening without running anything: start a new keeper and ask again.
+    public static let keeperOutdated: Int32 = 254
 }
 
 extension ControlReply {

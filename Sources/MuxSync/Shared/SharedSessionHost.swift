@@ -33,6 +33,15 @@ public final class SharedSessionHost: Sendable {
 
     /// The handler for `ControlServer`.
     public func handle(_ request: ControlRequest, _ connection: ControlConnection) async {
+        if role == ControlRole.keeper, [.exec, .push, .pull].contains(request.operation),
+           let build = request.build, build != MuxsyncVersion.buildID, let onRelease {
+            // muxsync was rebuilt or upgraded since this keeper started: the client starts its own.
+            onRelease()
+            var reply = ControlReply.error("this background session runs another muxsync build (\(MuxsyncVersion.buildID)); it stops")
+            reply.code = ControlReply.keeperOutdated
+            connection.send(reply)
+            return
+        }
         if request.operation == .release {
             guard role == ControlRole.keeper, let onRelease else {
                 connection.send(ControlReply.error("this session is held by `muxsync \(role)` (pid \(getpid())), which does not give it up; stop it first"))
