@@ -122,6 +122,40 @@ import Glibc
         #expect(try keeper.sessions().isEmpty)
     }
 
+    @Test func commandsStartedTogetherEndUpWithOneKeeper() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        // Three pushes at once find no session: each starts a keeper, one wins the socket, the
+        // others exit, and every push runs over the winner.
+        var runs: [(ChildProcess, String)] = []
+        for index in 0..<3 {
+            let log = keeper.lab.path("push-\(index).log")
+            let run = try ChildProcess.spawn(SyncLab.muxsyncBinary,
+                                             ["push", "-F", keeper.lab.server.sshConfigPath, "--persist", "60", keeper.local,
+                                              SSHDServer.hostAlias + ":" + keeper.remote + "-\(index)"],
+                                             environment: keeper.environment,
+                                             stdout: .file(path: log, append: true), stderr: .file(path: log, append: true))
+            runs.append((run, log))
+        }
+        for (run, log) in runs {
+            let termination = run.wait(timeout: 120)
+            #expect(termination == .exited(0), "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+        for index in 0..<3 {
+            #expect(try String(contentsOfFile: keeper.remote + "-\(index)/a.txt", encoding: .utf8) == "alpha\n")
+        }
+        let sessions = try keeper.sessions()
+        #expect(sessions.count == 1, "\(sessions)")
+        // No keeper is left listening where nobody can reach it.
+        let keepers = try ProcessRunner.run("/usr/bin/pgrep", ["-f", "connect .*--keeper"]).stdout
+            .split(separator: "\n").compactMap { Int32($0) }
+            .filter { pid in
+                let environ = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
+                return environ.contains(keeper.environment["XDG_RUNTIME_DIR", default: "?"])
+            }
+        #expect(await eventually(30) { keepers.filter { kill($0, 0) == 0 }.count == 1 }, "keepers alive: \(keepers)")
+    }
+
     @Test func keeperLeavesWhenIdleAndPersistZeroStartsNone() async throws {
         let keeper = try KeeperLab()
         defer { keeper.stopAll() }

@@ -46,6 +46,30 @@ import Glibc
         #expect(try ControlClient.run(ControlRequest(operation: .status), over: connection) { _ in } == 7)
     }
 
+    @Test func racingListenersLeaveExactlyOneSocket() throws {
+        let lab = try SyncLab()
+        let folder = try ControlSocket.checkedDirectory(lab.path("sockets"))
+        for round in 0..<100 {
+            let path = folder + "/race-\(round).sock"
+            let winners = Locked([Int32]())
+            let start = DispatchSemaphore(value: 0)
+            let group = DispatchGroup()
+            for _ in 0..<8 {
+                group.enter()
+                Thread.detachNewThread {  // threads, not the 2-wide global queue: they really race
+                    start.wait()
+                    if let fd = try? ControlSocket.listen(path) { winners.withLock { $0.append(fd) } }
+                    group.leave()
+                }
+            }
+            for _ in 0..<8 { start.signal() }
+            group.wait()
+            let fds = winners.withLock { $0 }
+            #expect(fds.count == 1, "round \(round): \(fds.count) processes think they serve the socket")
+            for fd in fds { close(fd) }
+        }
+    }
+
     @Test func otherUsersAreRefused() throws {
         let lab = try SyncLab()
         // A directory others may enter, so the peer check itself is what refuses.

@@ -88,7 +88,16 @@ public enum ControlSocket {
     }
 
     /// Listens at `path`, replacing a stale socket; refuses if a live one is there.
+    /// Processes racing for the same socket (two commands that both started a background
+    /// session) take turns under a lock on its directory: the first binds, the rest see it
+    /// live. Without the lock the second would unlink the first's socket and leave it
+    /// listening where nobody can reach it.
     public static func listen(_ path: String) throws -> Int32? {
+        let folder = open(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            while flock(folder, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        defer { if folder >= 0 { close(folder) } }  // closing releases the lock
         if let live = connect(path) {
             close(live)
             return nil  // another process already shares this session
