@@ -50,7 +50,7 @@ enum SessionKeeper {
         guard seconds > 0 else { return nil }
         let log: String
         do {
-            log = try ControlSocket.path(for: endpoint).replacingOccurrences(of: ".sock", with: ".log")
+            log = String(try ControlSocket.path(for: endpoint).dropLast(".sock".count)) + ".log"
         } catch {
             logger.info("not keeping the session open: \(error)")
             return nil
