@@ -29,7 +29,7 @@ extension SSHTarget {
         var identityFiles = resolved.identityFiles
         if !resolved.identityFilesExplicit {
             let rank: (String) -> Int = { path in
-                let name = (path as NSString).lastPathComponent
+                let name = PathText.lastComponent(of: path)
                 switch name {
                 case "id_ed25519": return 0
                 case "id_ecdsa": return 1

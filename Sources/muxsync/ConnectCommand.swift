@@ -41,7 +41,7 @@ struct ConnectCommand: AsyncParsableCommand {
                 throw ValidationError("another muxsync process already shares a session to \(client.session.endpoint)")
             }
             if !connection.quiet {
-                FileHandle.standardError.write(Data("holding a session to \(client.session.endpoint) at \(server.path); Ctrl-C to stop\n".utf8))
+                StandardStream.error.write("holding a session to \(client.session.endpoint) at \(server.path); Ctrl-C to stop\n")
             }
             let waiter = Task {
                 while !Task.isCancelled && !client.session.isClosed {

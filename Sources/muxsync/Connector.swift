@@ -59,6 +59,6 @@ func parseRemote(_ text: String, what: String) throws -> RemoteSpec {
 /// Prints an error the way every command does and picks the exit code.
 func report(_ error: Error) -> ExitCode {
     if let exit = error as? ExitCode { return exit }
-    FileHandle.standardError.write(Data("muxsync: error: \(error)\n".utf8))
+    StandardStream.error.write("muxsync: error: \(error)\n")
     return .failure
 }

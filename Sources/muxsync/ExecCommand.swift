@@ -52,10 +52,10 @@ struct ExecCommand: AsyncParsableCommand {
             let run = RemoteRun(session: session, arguments: command, directory: directory)
             let stops = StopSignals { Task { await run.interrupt() } }
             defer { stops.cancel() }
-            let exit = try await run.run(stdout: { FileHandle.standardOutput.write(Data($0)) },
-                                         stderr: { FileHandle.standardError.write(Data($0)) })
+            let exit = try await run.run(stdout: { StandardStream.output.write($0) },
+                                         stderr: { StandardStream.error.write($0) })
             await session.close()
-            if let signal = exit.signal { FileHandle.standardError.write(Data("muxsync: remote command killed by SIG\(signal)\n".utf8)) }
+            if let signal = exit.signal { StandardStream.error.write("muxsync: remote command killed by SIG\(signal)\n") }
             status = exit.shellStatus
         } catch let exit as ExitCode {
             throw exit

@@ -49,7 +49,7 @@ struct ProjectSettings {
         let relative = source.hasPrefix("./") ? String(source.dropFirst(2)) : source
         var spec = remoteRoot
         spec.path = relative.isEmpty || relative == "." ? remoteRoot.path : remoteRoot.path + "/" + relative
-        let parent = (relative as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: relative)
         // [pull] dest is relative to the project root, wherever the command runs.
         let dest = config.pull.dest.map { $0.hasPrefix("/") ? $0 : config.directory + "/" + $0 }
         let localDefault = dest ?? (parent.isEmpty ? config.directory : config.directory + "/" + parent)

@@ -62,7 +62,7 @@ struct PullCommand: AsyncParsableCommand {
             for warning in report.warnings { progress.printLine("warning: " + warning) }
             progress.finish(summary: connection.quiet ? nil : report.summary)
             if !report.failures.isEmpty {
-                for failure in report.failures { FileHandle.standardError.write(Data("muxsync: failed: \(failure)\n".utf8)) }
+                for failure in report.failures { StandardStream.error.write("muxsync: failed: \(failure)\n") }
                 throw ExitCode.failure
             }
         } catch let exit as ExitCode {

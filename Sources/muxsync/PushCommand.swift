@@ -83,7 +83,7 @@ struct PushCommand: AsyncParsableCommand {
                 case .success: failed += 1
                 case .failure(let error):
                     failed += 1
-                    FileHandle.standardError.write(Data("muxsync: \(name): error: \(error)\n".utf8))
+                    StandardStream.error.write("muxsync: \(name): error: \(error)\n")
                 }
             }
             if failed > 0 { throw ExitCode.failure }
@@ -135,11 +135,11 @@ struct PushCommand: AsyncParsableCommand {
         for warning in report.warnings { progress.printLine(prefix + "warning: " + warning) }
         let summary = dryRun ? "dry run: \(report.plan.actions.count) changes" : report.summary
         if progress.mode == .quiet {
-            if !connection.quiet { FileHandle.standardError.write(Data((prefix + summary + "\n").utf8)) }
+            if !connection.quiet { StandardStream.error.write(prefix + summary + "\n") }
         } else {
             progress.finish(summary: connection.quiet ? nil : summary)
         }
-        for failure in report.failures { FileHandle.standardError.write(Data("muxsync: \(prefix)failed: \(failure)\n".utf8)) }
+        for failure in report.failures { StandardStream.error.write("muxsync: \(prefix)failed: \(failure)\n") }
         return report.failures.isEmpty ? 0 : 1
     }
 }

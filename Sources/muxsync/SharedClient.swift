@@ -25,9 +25,9 @@ enum SharedClient {
             Result {
                 try ControlClient.run(request, over: connection) { reply in
                     switch reply.kind {
-                    case .stdout: FileHandle.standardOutput.write(Data(reply.bytes ?? []))
-                    case .stderr: FileHandle.standardError.write(Data(reply.bytes ?? []))
-                    case .line where !quiet: FileHandle.standardError.write(Data(((reply.text ?? "") + "\n").utf8))
+                    case .stdout: StandardStream.output.write(reply.bytes ?? [])
+                    case .stderr: StandardStream.error.write(reply.bytes ?? [])
+                    case .line where !quiet: StandardStream.error.write((reply.text ?? "") + "\n")
                     default: break
                     }
                 }

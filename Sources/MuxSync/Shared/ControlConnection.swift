@@ -12,7 +12,7 @@ import MuxTransport
 /// dedicated thread, never on the Swift concurrency pool.
 public final class ControlConnection: @unchecked Sendable {
     public let fd: Int32
-    private let writeLock = NSLock()
+    private let writeLock = PlainLock()
     private var pending: [UInt8] = []
 
     public init(fd: Int32) {
@@ -64,8 +64,6 @@ public final class ControlConnection: @unchecked Sendable {
 /// Runs a blocking closure on a new thread and awaits it.
 func onOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.name = name
-        thread.start()
+        PlainThread.start(name: name) { continuation.resume(returning: body()) }
     }
 }
