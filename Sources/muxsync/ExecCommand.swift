@@ -67,13 +67,16 @@ struct ExecCommand: AsyncParsableCommand {
 
     /// HOST[:PATH] from the argument, or the project's remote; --cwd wins.
     private func resolveTarget() throws -> (RemoteSpec, String?) {
-        if let host {
-            if let spec = try? RemoteSpec.classify(host) {
-                return (spec, cwd ?? (spec.path.isEmpty ? nil : spec.path))
-            }
-            return (RemoteSpec(host: host, path: ""), cwd)
-        }
+        if let host { return Self.target(host: host, cwd: cwd) }
         let project = try ProjectSettings.resolve(localArgument: nil, remoteArgument: nil)
         return (project.remote, cwd ?? project.remote.path)
+    }
+
+    /// HOST or HOST:PATH (PATH becomes the working directory unless --cwd is given).
+    static func target(host: String, cwd: String?) -> (RemoteSpec, String?) {
+        if let spec = try? RemoteSpec.classify(host) {
+            return (spec, cwd ?? (spec.path.isEmpty ? nil : spec.path))
+        }
+        return (RemoteSpec(host: host, path: ""), cwd)
     }
 }

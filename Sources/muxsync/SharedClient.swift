@@ -15,24 +15,28 @@ enum SharedClient {
         let endpoint = try connector.resolve(spec).endpoint
         guard let connection = ControlClient.connect(endpoint: endpoint) else { return nil }
         connector.logger.info("using the session shared by another muxsync process for \(endpoint)")
+        let result: Result<Int32, Error> = await Task.detached {
+            Result { try relay(request, over: connection, quiet: quiet) }
+        }.value
+        return try result.get()
+    }
+
+    /// Sends `request`, writes the replies to stdout/stderr, and turns Ctrl-C (or TERM) into
+    /// an interrupt frame; returns the exit code. Blocks: call from a thread of its own.
+    static func relay(_ request: ControlRequest, over connection: ControlConnection, quiet: Bool) throws -> Int32 {
         let stops = StopSignals {
             var interrupt = ControlRequest(operation: .interrupt)
             interrupt.arguments = []
             connection.send(interrupt)
         }
         defer { stops.cancel() }
-        let result: Result<Int32, Error> = await Task.detached {
-            Result {
-                try ControlClient.run(request, over: connection) { reply in
-                    switch reply.kind {
-                    case .stdout: StandardStream.output.write(reply.bytes ?? [])
-                    case .stderr: StandardStream.error.write(reply.bytes ?? [])
-                    case .line where !quiet: StandardStream.error.write((reply.text ?? "") + "\n")
-                    default: break
-                    }
-                }
+        return try ControlClient.run(request, over: connection) { reply in
+            switch reply.kind {
+            case .stdout: StandardStream.output.write(reply.bytes ?? [])
+            case .stderr: StandardStream.error.write(reply.bytes ?? [])
+            case .line where !quiet: StandardStream.error.write((reply.text ?? "") + "\n")
+            default: break
             }
-        }.value
-        return try result.get()
+        }
     }
 }

@@ -1,0 +1,30 @@
+import MuxSSHConfig
+import MuxSync
+import MuxTransport
+
+// MARK: - `muxsync exec` over a shared session, before ArgumentParser
+
+/// Runs `muxsync exec HOST -- CMD` through a session another muxsync process shares, without
+/// ArgumentParser, logging set-up or the async runtime on the way: issue #6 asks for it to be
+/// as quick as `ssh` over a ControlMaster (see docs/benchmarks.md, exec).
+///
+/// Only for the command lines `ExecInvocation` recognises, and only when a session is shared
+/// for the host: otherwise (or if anything fails before the request is sent) it returns nil and
+/// `muxsync` parses and runs the command as usual, so results and messages are the same.
+enum ExecFastPath {
+    /// The exit status, or nil to take the usual path.
+    static func run(_ arguments: [String]) -> Int32? {
+        guard let invocation = ExecInvocation.recognise(arguments) else { return nil }
+        let (spec, directory) = ExecCommand.target(host: invocation.host, cwd: invocation.cwd)
+        guard let resolved = try? SSHTarget.resolve(spec, configFile: invocation.configFile, acceptNewHostKey: false),
+              let connection = ControlClient.connect(endpoint: resolved.target.endpoint) else { return nil }
+        var request = ControlRequest(operation: .exec)
+        request.arguments = invocation.command
+        request.directory = directory
+        do {
+            return try SharedClient.relay(request, over: connection, quiet: invocation.quiet)
+        } catch {
+            return report(error).rawValue
+        }
+    }
+}
