@@ -58,9 +58,13 @@ extension ConfigParser {
         return IncludedFile(path: path, entries: entries)
     }
 
-    /// A canonical identity for loop detection (symlinks resolved, `..` removed).
+    /// A canonical identity for loop detection (symlinks resolved, `..` removed): realpath(3),
+    /// or the path as given when it cannot be resolved. (Foundation's URL standardisation did
+    /// the same at a cost every `muxsync` start paid: see docs/benchmarks.md, exec.)
     static func identity(of path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 
