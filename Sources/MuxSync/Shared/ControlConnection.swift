@@ -27,8 +27,8 @@ public final class ControlConnection: @unchecked Sendable {
 
     /// Sends one frame; false when the other side is gone.
     @discardableResult
-    public func send<T: Encodable>(_ value: T) -> Bool {
-        guard let bytes = try? ControlFraming.encode(value) else { return false }
+    public func send<T: ControlMessage>(_ value: T) -> Bool {
+        let bytes = ControlFraming.encode(value)
         writeLock.lock()
         defer { writeLock.unlock() }
         var done = 0
@@ -46,7 +46,7 @@ public final class ControlConnection: @unchecked Sendable {
     }
 
     /// Blocks for the next frame; nil at end of stream.
-    public func receive<T: Decodable>(_ type: T.Type) throws -> T? {
+    public func receive<T: ControlMessage>(_ type: T.Type) throws(ControlError) -> T? {
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while true {
             if let frame = try ControlFraming.decode(type, from: &pending) { return frame }
