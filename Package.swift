@@ -7,6 +7,7 @@ import PackageDescription
 //   sync jobs:            MuxSync (push, pull, watch, project file, state)
 //   front ends:           muxsync (CLI), muxsync-lab (private sshd + delaying proxy for demo/bench)
 //   test support:         MuxTestSupport (real sshd harness, TCP proxy, seeded generator)
+
 // MARK: Start-up cost (issue #6: `muxsync exec` over a shared session as quick as ssh over a ControlMaster)
 // On Linux, libssh2, libcrypto and libxxhash are linked statically: loading, relocating and
 // binding them (and the libcrypto libssh2 pulls in) was about 1 ms of every muxsync start,
