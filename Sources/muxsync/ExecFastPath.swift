@@ -5,8 +5,9 @@ import MuxTransport
 // MARK: - `muxsync exec` over a shared session, before ArgumentParser
 
 /// Runs `muxsync exec HOST -- CMD` through a session another muxsync process shares, without
-/// ArgumentParser, logging set-up or the async runtime on the way: issue #6 asks for it to be
-/// as quick as `ssh` over a ControlMaster (see docs/benchmarks.md, exec).
+/// ArgumentParser (reflection over the command tree, ~2 ms) or logging set-up on the way:
+/// issue #6 asks for it to be as quick as `ssh` over a ControlMaster (docs/benchmarks.md,
+/// "exec start-up").
 ///
 /// Only for the command lines `ExecInvocation` recognises, and only when a session is shared
 /// for the host: otherwise (or if anything fails before the request is sent) it returns nil and
