@@ -34,9 +34,8 @@ extension ConfigParser {
     /// Parses one included file; nil for a path that vanished or is a directory.
     private mutating func readIncluded(_ path: String, at location: SSHConfigLocation, depth: Int) throws -> IncludedFile? {
         let display = SSHConfigLocation.abbreviate(path, homeDirectory: homeDirectory)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
-        if isDirectory.boolValue {
+        guard let kind = PlainFile.kind(of: path) else { return nil }
+        if kind == .directory {
             warnings.append(SSHConfigWarning("Include '\(display)' is a directory; skipped (use a pattern such as dir/*)", at: location))
             return nil
         }
@@ -50,7 +49,7 @@ extension ConfigParser {
         guard filesRead <= Self.maxFilesRead else {
             throw SSHConfigError("Include pulls in more than \(Self.maxFilesRead) files; narrow the pattern", at: location)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = PlainFile.contents(of: path) else {
             throw SSHConfigError("cannot read included file '\(display)' (check its permissions)", at: location)
         }
         let text = String(decoding: data, as: UTF8.self)

@@ -16,11 +16,10 @@ struct ProjectSettings {
     static func resolve(localArgument: String?, remoteArgument: String?) throws -> ProjectSettings {
         let config: ProjectConfig?
         if let localArgument {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: localArgument, isDirectory: &isDirectory) else {
+            guard let kind = PlainFile.kind(of: localArgument) else {
                 throw ValidationError("local directory '\(localArgument)' does not exist")
             }
-            guard isDirectory.boolValue else { throw ValidationError("'\(localArgument)' is not a directory") }
+            guard kind == .directory else { throw ValidationError("'\(localArgument)' is not a directory") }
             config = try ProjectConfig.load(directory: localArgument)
         } else {
             config = try ProjectConfig.find(startingAt: FileManager.default.currentDirectoryPath)
