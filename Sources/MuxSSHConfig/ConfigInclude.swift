@@ -34,9 +34,8 @@ extension ConfigParser {
     /// Parses one included file; nil for a path that vanished or is a directory.
     private mutating func readIncluded(_ path: String, at location: SSHConfigLocation, depth: Int) throws -> IncludedFile? {
         let display = SSHConfigLocation.abbreviate(path, homeDirectory: homeDirectory)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
-        if isDirectory.boolValue {
+        guard let kind = PlainFile.kind(of: path) else { return nil }
+        if kind == .directory {
             warnings.append(SSHConfigWarning("Include '\(display)' is a directory; skipped (use a pattern such as dir/*)", at: location))
             return nil
         }
@@ -50,7 +49,7 @@ extension ConfigParser {
         guard filesRead <= Self.maxFilesRead else {
             throw SSHConfigError("Include pulls in more than \(Self.maxFilesRead) files; narrow the pattern", at: location)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = PlainFile.contents(of: path) else {
             throw SSHConfigError("cannot read included file '\(display)' (check its permissions)", at: location)
         }
         let text = String(decoding: data, as: UTF8.self)
@@ -58,9 +57,13 @@ extension ConfigParser {
         return IncludedFile(path: path, entries: entries)
     }
 
-    /// A canonical identity for loop detection (symlinks resolved, `..` removed).
+    /// A canonical identity for loop detection (symlinks resolved, `..` removed): realpath(3),
+    /// or the path as given when it cannot be resolved. (Foundation's URL standardisation did
+    /// the same at a cost every `muxsync` start paid: see docs/benchmarks.md, exec.)
     static func identity(of path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 

@@ -179,7 +179,7 @@ struct HostResolver {
         if let finalHostName { return finalHostName }
         var host = alias
         if let hostName { host = try expandHostName(hostName.value, at: hostName.location) }
-        if !host.contains(":") { host = ConfigLineTokenizer.asciiLowercased(host) }
+        if !host.contains(":" as Character) { host = ConfigLineTokenizer.asciiLowercased(host) }
         return host
     }
 

@@ -166,8 +166,8 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
     private static func whyNotRemote(_ text: String) -> String {
         guard let colon = text.firstIndex(of: ":") else { return "expected HOST:PATH (no ':' found)" }
         if colon == text.startIndex { return "the host before ':' is empty" }
-        if text[..<colon].contains("/") { return "this looks like a local path (a '/' comes before ':')" }
-        if text.contains("[") { return "expected [IPv6-address]:PATH (no ':' right after the ']')" }
+        if text[..<colon].contains("/" as Character) { return "this looks like a local path (a '/' comes before ':')" }
+        if text.contains("[" as Character) { return "expected [IPv6-address]:PATH (no ':' right after the ']')" }
         return "expected HOST:PATH"
     }
 
@@ -188,7 +188,7 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
         var path = ""
         if let slash {
             path = String(rest[rest.index(after: slash)...])
-            guard let decoded = path.removingPercentEncoding else {
+            guard let decoded = path.percentDecoded else {
                 throw RemoteSpecError(input: input, message: "invalid %-escape in path")
             }
             path = decoded
@@ -199,7 +199,7 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
         if let at = authority.lastIndex(of: "@") {
             var u = String(authority[..<at])
             if let semicolon = u.firstIndex(of: ";") { u = String(u[..<semicolon]) }
-            guard !u.isEmpty, let decoded = u.removingPercentEncoding else {
+            guard !u.isEmpty, let decoded = u.percentDecoded else {
                 throw RemoteSpecError(input: input, message: "empty or malformed user name before '@'")
             }
             user = decoded
@@ -238,7 +238,7 @@ public struct RemoteSpec: Sendable, Equatable, Hashable, CustomStringConvertible
     /// `user@host:path` (IPv6 hosts bracketed), or `ssh://user@host:port/path` when a port is set.
     public var description: String {
         let userPrefix = user.map { "\($0)@" } ?? ""
-        let shownHost = host.contains(":") ? "[\(host)]" : host
+        let shownHost = host.contains(":" as Character) ? "[\(host)]" : host
         if let port {
             return "ssh://\(userPrefix)\(shownHost):\(port)/\(path)"
         }

@@ -85,17 +85,16 @@ public struct SSHConfig: Sendable {
 
     private static func load(path: String, homeDirectory: String, mustExist: Bool, isSystem: Bool) throws -> SSHConfig {
         let display = SSHConfigLocation.abbreviate(path, homeDirectory: homeDirectory)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard let kind = PlainFile.kind(of: path) else {
             if mustExist {
                 throw SSHConfigError("configuration file '\(display)' does not exist", at: nil)
             }
             return SSHConfig()
         }
-        guard !isDirectory.boolValue else {
+        guard kind != .directory else {
             throw SSHConfigError("configuration file '\(display)' is a directory, not a file", at: nil)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = PlainFile.contents(of: path) else {
             throw SSHConfigError("cannot read configuration file '\(display)' (check its permissions)", at: nil)
         }
         return try parse(String(decoding: data, as: UTF8.self), path: path,

@@ -34,8 +34,18 @@ public struct SSHLocalContext: Sendable, Equatable {
     }
 
     /// The running process's user and home directory.
+    /// The running process's user and home directory, from one password-database lookup of the
+    /// effective uid (as Foundation's NSUserName/NSHomeDirectory: $HOME is not consulted).
     public static func current() -> SSHLocalContext {
-        SSHLocalContext(user: NSUserName(), homeDirectory: NSHomeDirectory())
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        if getpwuid_r(geteuid(), &entry, &buffer, buffer.count, &found) == 0, found != nil,
+           let name = entry.pw_name, let home = entry.pw_dir {
+            return SSHLocalContext(user: String(cString: name), homeDirectory: String(cString: home))
+        }
+        return SSHLocalContext(user: ProcessInfo.processInfo.userName,
+                               homeDirectory: FileManager.default.homeDirectoryForCurrentUser.path)
     }
 
     /// `gethostname()` like OpenSSH (not a DNS lookup).

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import MuxSSHConfig
 import MuxTransport
 
 // MARK: - Local file-system helpers for pull
@@ -11,9 +12,8 @@ import MuxTransport
 enum LocalDirectories {
     /// mkdir -p; fails when a component exists and is not a directory.
     static func make(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw SyncError.localNotADirectory(path) }
+        if let kind = PlainFile.kind(of: path) {
+            guard kind == .directory else { throw SyncError.localNotADirectory(path) }
             return
         }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -8,13 +8,14 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MuxTransport
 
 // MARK: - ProgressReporter
 
 /// Live progress for a transfer. All methods may be called from any thread.
 public final class ProgressReporter: @unchecked Sendable {
     /// How progress is shown.
-    public enum Mode: String, Codable, Sendable, Equatable {
+    public enum Mode: String, Sendable, Equatable {
         /// Redraw one line in place (standard error is a terminal).
         case tty
         /// Print a full line every `plainInterval` seconds (logs, pipes, CI).
@@ -32,7 +33,7 @@ public final class ProgressReporter: @unchecked Sendable {
     private let output: @Sendable (String) -> Void
 
     // Guarded by `mutex`.
-    private let mutex = ReporterLock()
+    private let mutex = PlainLock()
     private var state = ProgressSnapshot()
     private var startTime: Double
     private var lastDraw: Double?
@@ -190,30 +191,5 @@ public final class ProgressReporter: @unchecked Sendable {
                 offset += n
             }
         }
-    }
-}
-
-// MARK: - Lock
-
-/// A pthread mutex usable on every supported platform (Synchronization.Mutex needs macOS 15).
-private final class ReporterLock: @unchecked Sendable {
-    private let pointer: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        pointer = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pointer.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(pointer, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(pointer)
-        pointer.deinitialize(count: 1)
-        pointer.deallocate()
-    }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(pointer)
-        defer { pthread_mutex_unlock(pointer) }
-        return try body()
     }
 }

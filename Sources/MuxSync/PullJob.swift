@@ -183,7 +183,7 @@ public struct PullJob: Sendable {
         guard !options.include.isEmpty else { return true }
         let name = RemotePath.name(path)
         return options.include.contains { glob in
-            glob.contains("/") ? fnmatch(glob, path, FNM_PATHNAME) == 0 : fnmatch(glob, name, 0) == 0
+            glob.contains("/" as Character) ? fnmatch(glob, path, FNM_PATHNAME) == 0 : fnmatch(glob, name, 0) == 0
         }
     }
 

@@ -6,6 +6,7 @@ import Darwin
 import CZlib
 import Foundation
 import MuxDelta
+import MuxSSHConfig
 import MuxTransport
 
 // MARK: - What each remote holds, as muxsync last wrote it
@@ -75,7 +76,7 @@ public final class SyncStateStore: @unchecked Sendable {
     public static func baseDirectory() -> String {
         let environment = ProcessInfo.processInfo.environment
         if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return state + "/muxsync" }
-        return NSHomeDirectory() + "/.local/state/muxsync"
+        return SSHLocalContext.current().homeDirectory + "/.local/state/muxsync"
     }
 
     // MARK: Records
@@ -217,7 +218,7 @@ public final class SyncStateStore: @unchecked Sendable {
 
     /// Writes to a temporary name in the same directory, fsyncs, renames.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: path)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let temporary = path + ".new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

@@ -185,7 +185,7 @@ struct LinkTarget: BatchTarget {
             // seeded with the watch's records of this directory (so its conflict checks are
             // the watch's), and what it wrote goes back, so the next save of these files is
             // checked against what is really there.
-            let scratch = NSTemporaryDirectory() + "muxsync-subpush-" + UUID().uuidString
+            let scratch = FileManager.default.temporaryDirectory.path + "/muxsync-subpush-" + UUID().uuidString
             defer { try? FileManager.default.removeItem(atPath: scratch) }
             try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             let records = SyncStateStore(directory: scratch)

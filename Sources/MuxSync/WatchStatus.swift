@@ -45,7 +45,7 @@ public final class WatchStatus: @unchecked Sendable {
     private let output: @Sendable (String) -> Void
 
     public init(mode: Mode, prefix: String = "", output: @escaping @Sendable (String) -> Void = { text in
-        FileHandle.standardError.write(Data(text.utf8))
+        StandardStream.error.write(text)
     }) {
         self.mode = mode
         self.prefix = prefix
@@ -56,7 +56,7 @@ public final class WatchStatus: @unchecked Sendable {
     /// (several hosts cannot share one status line); JSON on stdout.
     public static func forStandardError(json: Bool, quiet: Bool, prefix: String = "") -> WatchStatus {
         if json {
-            return WatchStatus(mode: .json, prefix: prefix, output: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
+            return WatchStatus(mode: .json, prefix: prefix, output: { text in StandardStream.output.write(text) })
         }
         if quiet { return WatchStatus(mode: .quiet, prefix: prefix) }
         return WatchStatus(mode: isatty(STDERR_FILENO) == 1 && prefix.isEmpty ? .tty : .plain, prefix: prefix)
@@ -144,7 +144,7 @@ public final class WatchStatus: @unchecked Sendable {
         case .connecting(let endpoint): return "connecting to \(endpoint)"
         case .connected(let endpoint): return "connected to \(endpoint)"
         case .disconnected(let why): return "connection lost: \(why); changes are kept and sent after reconnecting"
-        case .reconnecting(let attempt, let delay): return "reconnecting (attempt \(attempt)) in \(String(format: "%.1f", delay)) s"
+        case .reconnecting(let attempt, let delay): return "reconnecting (attempt \(attempt)) in \(HumanFormat.fixed(delay, decimals: 1)) s"
         case .initialSync(let summary): return "initial sync: \(summary)"
         case .sent(let path, let bytes, let latency, let delta):
             var text = "sent \(path) (\(HumanFormat.bytes(bytes))\(delta ? " as delta" : "")"
@@ -160,36 +160,44 @@ public final class WatchStatus: @unchecked Sendable {
     }
 
     static func json(_ event: WatchEvent, host: String? = nil) -> String {
-        var object: [String: Any] = ["time": Date().timeIntervalSince1970]
-        if let host { object["destination"] = host }
+        var object: [String: JSONScalar] = ["time": .number(Date().timeIntervalSince1970)]
+        if let host { object["destination"] = .init(host) }
         switch event {
-        case .connecting(let endpoint): object["event"] = "connecting"; object["endpoint"] = endpoint
-        case .connected(let endpoint): object["event"] = "connected"; object["endpoint"] = endpoint
-        case .disconnected(let why): object["event"] = "disconnected"; object["reason"] = why
+        case .connecting(let endpoint): object["event"] = .init("connecting"); object["endpoint"] = .init(endpoint)
+        case .connected(let endpoint): object["event"] = .init("connected"); object["endpoint"] = .init(endpoint)
+        case .disconnected(let why): object["event"] = .init("disconnected"); object["reason"] = .init(why)
         case .reconnecting(let attempt, let delay):
-            object["event"] = "reconnecting"; object["attempt"] = attempt; object["delay_s"] = delay
-        case .initialSync(let summary): object["event"] = "initial_sync"; object["summary"] = summary
+            object["event"] = .init("reconnecting"); object["attempt"] = .init(attempt); object["delay_s"] = .init(delay)
+        case .initialSync(let summary): object["event"] = .init("initial_sync"); object["summary"] = .init(summary)
         case .sent(let path, let bytes, let latency, let delta):
-            object["event"] = "sent"; object["path"] = path; object["bytes"] = bytes; object["delta"] = delta
-            if let latency { object["latency_ms"] = (latency * 1000).rounded() }
-        case .removed(let path): object["event"] = "removed"; object["path"] = path
-        case .renamed(let from, let to): object["event"] = "renamed"; object["from"] = from; object["to"] = to
-        case .conflict(let text): object["event"] = "conflict"; object["message"] = text
-        case .failed(let path, let message): object["event"] = "error"; object["path"] = path; object["message"] = message
-        case .warning(let text): object["event"] = "warning"; object["message"] = text
-        case .watching(let source, let files): object["event"] = "watching"; object["source"] = source; object["files"] = files
+            object["event"] = .init("sent"); object["path"] = .init(path); object["bytes"] = .init(bytes); object["delta"] = .init(delta)
+            if let latency { object["latency_ms"] = .init((latency * 1000).rounded()) }
+        case .removed(let path): object["event"] = .init("removed"); object["path"] = .init(path)
+        case .renamed(let from, let to): object["event"] = .init("renamed"); object["from"] = .init(from); object["to"] = .init(to)
+        case .conflict(let text): object["event"] = .init("conflict"); object["message"] = .init(text)
+        case .failed(let path, let message): object["event"] = .init("error"); object["path"] = .init(path); object["message"] = .init(message)
+        case .warning(let text): object["event"] = .init("warning"); object["message"] = .init(text)
+        case .watching(let source, let files): object["event"] = .init("watching"); object["source"] = .init(source); object["files"] = .init(files)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        return JSONScalar.object(object)
     }
 
     static func milliseconds(_ seconds: Double) -> String {
-        seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : String(format: "%.2f s", seconds)
+        seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : HumanFormat.fixed(seconds, decimals: 2) + " s"
     }
 
+    /// The local time of day as HH:mm:ss.SSS.
     static func timestamp() -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "HH:mm:ss.SSS"
-        return formatter.string(from: Date())
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var local = tm()
+        localtime_r(&seconds, &local)
+        func digits(_ value: Int, _ count: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, count - text.count)) + text
+        }
+        return "\(digits(Int(local.tm_hour), 2)):\(digits(Int(local.tm_min), 2)):\(digits(Int(local.tm_sec), 2))."
+            + digits(Int(now.tv_nsec) / 1_000_000, 3)
     }
 }

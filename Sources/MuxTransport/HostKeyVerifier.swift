@@ -1,6 +1,7 @@
 import CLibSSH2
 import Foundation
 import Logging
+import MuxSSHConfig
 
 // MARK: - known_hosts verification, before any credential is sent
 
@@ -46,10 +47,10 @@ struct HostKeyVerifier {
             var lineNumber = 0
             for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
                 lineNumber += 1
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                let trimmed = line.trimmingBlanks()
                 if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
                 if trimmed.hasPrefix("@revoked") {
-                    if trimmed.contains(Data(keyBytes).base64EncodedString()) { revoked = true }
+                    if trimmed.containsText(Data(keyBytes).base64EncodedString()) { revoked = true }
                     continue
                 }
                 if trimmed.hasPrefix("@") { continue }  // @cert-authority: certificates are not used
@@ -104,20 +105,27 @@ struct HostKeyVerifier {
             throw TransportError(.hostKey, endpoint: endpoint, "no known_hosts file to record the key in")
         }
         let line = "\(knownHostsName) \(typeName) \(Data(keyBytes).base64EncodedString())\n"
-        let directory = (file as NSString).deletingLastPathComponent
+        let directory = PathText.parent(of: file)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
-            if let handle = FileHandle(forWritingAtPath: file) {
-                defer { try? handle.close() }
-                try handle.seekToEnd()
-                try handle.write(contentsOf: Data(line.utf8))
-            } else if !FileManager.default.createFile(atPath: file, contents: Data(line.utf8),
-                                                       attributes: [.posixPermissions: 0o600]) {
-                throw CocoaError(.fileWriteUnknown)
-            }
         } catch {
-            throw TransportError(.hostKey, endpoint: endpoint, "cannot write \(file): \(error.localizedDescription)")
+            throw TransportError(.hostKey, endpoint: endpoint, "cannot create \(directory): \(error)")
+        }
+        let fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw TransportError(.hostKey, endpoint: endpoint, "cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        let bytes = Array(line.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw TransportError(.hostKey, endpoint: endpoint, "cannot write \(file): \(String(cString: strerror(errno)))")
+            }
+            done += n
         }
     }
 
@@ -126,7 +134,7 @@ struct HostKeyVerifier {
     static func fingerprint(session: OpaquePointer) -> String {
         guard let hash = libssh2_hostkey_hash(session, LIBSSH2_HOSTKEY_HASH_SHA256) else { return "SHA256:?" }
         let digest = Data(bytes: hash, count: 32).base64EncodedString()
-        return "SHA256:" + digest.replacingOccurrences(of: "=", with: "")
+        return "SHA256:" + digest.filter { $0 != "=" }
     }
 
     static func typeName(_ type: Int32) -> String {

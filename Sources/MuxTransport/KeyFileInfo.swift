@@ -1,4 +1,5 @@
 import Foundation
+import MuxSSHConfig
 
 // MARK: - What a private key file is, without decrypting it
 
@@ -25,15 +26,15 @@ public struct KeyFileInfo: Sendable, Equatable {
     /// Inspects the PEM or OpenSSH-format text of a private key. Nil when the
     /// text is not a private key at all.
     public static func inspect(_ text: String) -> KeyFileInfo? {
-        if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        if text.containsText("-----BEGIN OPENSSH PRIVATE KEY-----") {
             return inspectOpenSSH(text)
         }
-        let encrypted = text.contains("ENCRYPTED")
-        if text.contains("-----BEGIN RSA PRIVATE KEY-----") { return KeyFileInfo(algorithm: .rsa, isEncrypted: encrypted) }
-        if text.contains("-----BEGIN EC PRIVATE KEY-----") { return KeyFileInfo(algorithm: .ecdsa, isEncrypted: encrypted) }
-        if text.contains("-----BEGIN DSA PRIVATE KEY-----") { return KeyFileInfo(algorithm: .dsa, isEncrypted: encrypted) }
-        if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") { return KeyFileInfo(algorithm: .unknown, isEncrypted: true) }
-        if text.contains("-----BEGIN PRIVATE KEY-----") { return KeyFileInfo(algorithm: .unknown, isEncrypted: false) }
+        let encrypted = text.containsText("ENCRYPTED")
+        if text.containsText("-----BEGIN RSA PRIVATE KEY-----") { return KeyFileInfo(algorithm: .rsa, isEncrypted: encrypted) }
+        if text.containsText("-----BEGIN EC PRIVATE KEY-----") { return KeyFileInfo(algorithm: .ecdsa, isEncrypted: encrypted) }
+        if text.containsText("-----BEGIN DSA PRIVATE KEY-----") { return KeyFileInfo(algorithm: .dsa, isEncrypted: encrypted) }
+        if text.containsText("-----BEGIN ENCRYPTED PRIVATE KEY-----") { return KeyFileInfo(algorithm: .unknown, isEncrypted: true) }
+        if text.containsText("-----BEGIN PRIVATE KEY-----") { return KeyFileInfo(algorithm: .unknown, isEncrypted: false) }
         return nil
     }
 
@@ -41,10 +42,10 @@ public struct KeyFileInfo: Sendable, Equatable {
     /// uint32 count, string public key (whose first field is the key type).
     private static func inspectOpenSSH(_ text: String) -> KeyFileInfo? {
         let body = text
-            .components(separatedBy: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.hasPrefix("-----") }
             .joined()
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+            .trimmingBlanks(newlines: true)
         guard let data = Data(base64Encoded: body, options: .ignoreUnknownCharacters) else { return nil }
         var reader = ByteReader(Array(data))
         let magic = Array("openssh-key-v1".utf8) + [0]

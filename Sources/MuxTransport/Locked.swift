@@ -1,17 +1,13 @@
-import Foundation
-
 /// A value guarded by a lock: the one pattern for shared mutable state in muxsync.
 public final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PlainLock()
     private var value: Value
 
     public init(_ value: Value) { self.value = value }
 
     @discardableResult
     public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
+        try lock.withLock { try body(&value) }
     }
 }
 

@@ -130,7 +130,7 @@ public enum ShellQuote {
         if !argument.isEmpty, argument.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }) {
             return argument
         }
-        return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "'" + argument.replacing("'", with: "'\\''") + "'"
     }
 
     /// A command line from argv.

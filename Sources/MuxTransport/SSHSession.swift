@@ -90,7 +90,7 @@ public final class SSHSession: Sendable {
                                logger: Logger = Logger(label: "muxsync.ssh")) async throws -> SSHSession {
         LibSSH2.initializeOnce()
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<SSHSession, Error>) in
-            let thread = Thread {
+            PlainThread.start(name: "muxsync-ssh \(target.alias)", stackSize: 1 << 20) {
                 let setup: SessionSetup
                 do {
                     setup = try SessionSetup.establish(target: target, options: options, logger: logger)
@@ -110,9 +110,6 @@ public final class SSHSession: Sendable {
                 withExtendedLifetime(setup.counters) {}
                 handle.markEnded()
             }
-            thread.name = "muxsync-ssh \(target.alias)"
-            thread.stackSize = 1 << 20
-            thread.start()
         }
     }
 

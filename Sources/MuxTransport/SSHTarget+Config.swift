@@ -29,7 +29,7 @@ extension SSHTarget {
         var identityFiles = resolved.identityFiles
         if !resolved.identityFilesExplicit {
             let rank: (String) -> Int = { path in
-                let name = (path as NSString).lastPathComponent
+                let name = PathText.lastComponent(of: path)
                 switch name {
                 case "id_ed25519": return 0
                 case "id_ecdsa": return 1
@@ -46,5 +46,24 @@ extension SSHTarget {
                   keepaliveInterval: .seconds(resolved.serverAliveInterval > 0 ? resolved.serverAliveInterval : 15),
                   keepaliveCountMax: resolved.serverAliveCountMax, compression: resolved.compression)
         self.knownHostsAlias = resolved.hostKeyAlias
+    }
+}
+
+// MARK: - From a destination to a target
+
+extension SSHTarget {
+    /// What `spec` means in ssh config (no network): `configFile` (-F) or the user's and the
+    /// system's config. Also returns the config's warnings (for the caller's log).
+    public static func resolve(_ spec: RemoteSpec, configFile: String?,
+                               acceptNewHostKey: Bool) throws -> (target: SSHTarget, warnings: [String]) {
+        let local = SSHLocalContext.current()
+        let config: SSHConfig
+        if let configFile {
+            config = try SSHConfig.load(path: configFile, homeDirectory: local.homeDirectory, mustExist: true)
+        } else {
+            config = try SSHConfig.loadDefault(homeDirectory: local.homeDirectory)
+        }
+        let resolved = try config.resolve(host: spec.host, user: spec.user, port: spec.port, local: local)
+        return (try SSHTarget(resolved: resolved, acceptNewHostKey: acceptNewHostKey), config.warnings.map { "\($0)" })
     }
 }

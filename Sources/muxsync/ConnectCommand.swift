@@ -69,7 +69,7 @@ struct ConnectCommand: AsyncParsableCommand {
             serving.withLock { $0 = server }
             if !connection.quiet {
                 let until = persist.map { "until \(Int($0)) s pass unused" } ?? "until Ctrl-C"
-                FileHandle.standardError.write(Data("holding a session to \(client.session.endpoint) at \(server.path) \(until)\n".utf8))
+                StandardStream.error.write("holding a session to \(client.session.endpoint) at \(server.path) \(until)\n")
             }
             let waiter = Task {
                 while !Task.isCancelled && !client.session.isClosed {
@@ -86,7 +86,7 @@ struct ConnectCommand: AsyncParsableCommand {
                 let why = released.withLock({ $0 }) ? "a watch or `muxsync connect` took the socket over"
                     : client.session.isClosed ? "the connection was lost"
                     : waiter.isCancelled ? "stopped by a signal" : "unused for \(Int(persist ?? 0)) s"
-                FileHandle.standardError.write(Data("\(Date()) closing the session to \(client.session.endpoint): \(why)\n".utf8))
+                StandardStream.error.write("\(Date()) closing the session to \(client.session.endpoint): \(why)\n")
             }
             // Requests already running (a push from another terminal) finish first.
             while usage.active > 0 { try? await Task.sleep(for: .milliseconds(50)) }

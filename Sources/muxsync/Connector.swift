@@ -39,16 +39,9 @@ struct Connector {
 
     /// What `spec.host` means in ssh config (no network).
     func resolve(_ spec: RemoteSpec) throws -> SSHTarget {
-        let local = SSHLocalContext.current()
-        let config: SSHConfig
-        if let file = options.configFile {
-            config = try SSHConfig.load(path: file, homeDirectory: local.homeDirectory, mustExist: true)
-        } else {
-            config = try SSHConfig.loadDefault(homeDirectory: local.homeDirectory)
-        }
-        for warning in config.warnings { logger.info("\(warning)") }
-        let resolved = try config.resolve(host: spec.host, user: spec.user, port: spec.port, local: local)
-        return try SSHTarget(resolved: resolved, acceptNewHostKey: options.acceptNew)
+        let (target, warnings) = try SSHTarget.resolve(spec, configFile: options.configFile, acceptNewHostKey: options.acceptNew)
+        for warning in warnings { logger.info("\(warning)") }
+        return target
     }
 }
 
@@ -67,6 +60,6 @@ func parseRemote(_ text: String, what: String) throws -> RemoteSpec {
 /// Prints an error the way every command does and picks the exit code.
 func report(_ error: Error) -> ExitCode {
     if let exit = error as? ExitCode { return exit }
-    FileHandle.standardError.write(Data("muxsync: error: \(error)\n".utf8))
+    StandardStream.error.write("muxsync: error: \(error)\n")
     return .failure
 }

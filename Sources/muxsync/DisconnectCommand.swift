@@ -30,8 +30,8 @@ struct DisconnectCommand: AsyncParsableCommand {
                     if !connection.quiet { print("closed the background session to \(session.endpoint) (pid \(session.pid))") }
                 } else if session.role != ControlRole.keeper || host != nil {
                     refused = true
-                    FileHandle.standardError.write(Data(
-                        "muxsync: \(session.endpoint) is held by `muxsync \(session.role)` (pid \(session.pid)); stop it where it runs\n".utf8))
+                    StandardStream.error.write(
+                        "muxsync: \(session.endpoint) is held by `muxsync \(session.role)` (pid \(session.pid)); stop it where it runs\n")
                 }
             }
             if refused && host != nil { throw ExitCode.failure }

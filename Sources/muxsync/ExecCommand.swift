@@ -55,10 +55,10 @@ struct ExecCommand: AsyncParsableCommand {
             let run = RemoteRun(session: session, arguments: command, directory: directory)
             let stops = StopSignals { Task { await run.interrupt() } }
             defer { stops.cancel() }
-            let exit = try await run.run(stdout: { FileHandle.standardOutput.write(Data($0)) },
-                                         stderr: { FileHandle.standardError.write(Data($0)) })
+            let exit = try await run.run(stdout: { StandardStream.output.write($0) },
+                                         stderr: { StandardStream.error.write($0) })
             await session.close()
-            if let signal = exit.signal { FileHandle.standardError.write(Data("muxsync: remote command killed by SIG\(signal)\n".utf8)) }
+            if let signal = exit.signal { StandardStream.error.write("muxsync: remote command killed by SIG\(signal)\n") }
             status = exit.shellStatus
         } catch let exit as ExitCode {
             throw exit
@@ -71,12 +71,18 @@ struct ExecCommand: AsyncParsableCommand {
     /// HOST[:PATH] from the argument, or the project's remote; --cwd wins.
     private func resolveTarget() throws -> (RemoteSpec, String?, ProjectConfig?) {
         if let host {
-            if let spec = try? RemoteSpec.classify(host) {
-                return (spec, cwd ?? (spec.path.isEmpty ? nil : spec.path), nil)
-            }
-            return (RemoteSpec(host: host, path: ""), cwd, nil)
+            let (spec, directory) = Self.target(host: host, cwd: cwd)
+            return (spec, directory, nil)
         }
         let project = try ProjectSettings.resolve(localArgument: nil, remoteArgument: nil)
         return (project.remote, cwd ?? project.remote.path, project.config)
+    }
+
+    /// HOST or HOST:PATH (PATH becomes the working directory unless --cwd is given).
+    static func target(host: String, cwd: String?) -> (RemoteSpec, String?) {
+        if let spec = try? RemoteSpec.classify(host) {
+            return (spec, cwd ?? (spec.path.isEmpty ? nil : spec.path))
+        }
+        return (RemoteSpec(host: host, path: ""), cwd)
     }
 }

@@ -1,5 +1,10 @@
 import ArgumentParser
 import MuxSync
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The `muxsync` command: one persistent SSH session, three jobs over it.
 @main
@@ -18,4 +23,16 @@ struct Muxsync: AsyncParsableCommand {
         subcommands: [PushCommand.self, PullCommand.self, WatchCommand.self, ExecCommand.self, ConnectCommand.self,
                       StatusCommand.self, DisconnectCommand.self]
     )
+
+    /// `muxsync exec HOST -- CMD` over a shared session skips ArgumentParser (see ExecFastPath);
+    /// every other command line is parsed and run as usual.
+    static func main() async {
+        if let status = ExecFastPath.run(Array(CommandLine.arguments.dropFirst())) { terminate(status) }
+        await main(nil)
+    }
+}
+
+/// Ends the process with `status` (`exit` inside `Muxsync` means ArgumentParser's).
+private func terminate(_ status: Int32) -> Never {
+    exit(status)
 }

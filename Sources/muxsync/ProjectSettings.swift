@@ -16,11 +16,10 @@ struct ProjectSettings {
     static func resolve(localArgument: String?, remoteArgument: String?) throws -> ProjectSettings {
         let config: ProjectConfig?
         if let localArgument {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: localArgument, isDirectory: &isDirectory) else {
+            guard let kind = PlainFile.kind(of: localArgument) else {
                 throw ValidationError("local directory '\(localArgument)' does not exist")
             }
-            guard isDirectory.boolValue else { throw ValidationError("'\(localArgument)' is not a directory") }
+            guard kind == .directory else { throw ValidationError("'\(localArgument)' is not a directory") }
             config = try ProjectConfig.load(directory: localArgument)
         } else {
             config = try ProjectConfig.find(startingAt: FileManager.default.currentDirectoryPath)
@@ -49,7 +48,7 @@ struct ProjectSettings {
         let relative = source.hasPrefix("./") ? String(source.dropFirst(2)) : source
         var spec = remoteRoot
         spec.path = relative.isEmpty || relative == "." ? remoteRoot.path : remoteRoot.path + "/" + relative
-        let parent = (relative as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: relative)
         // [pull] dest is relative to the project root, wherever the command runs.
         let dest = config.pull.dest.map { $0.hasPrefix("/") ? $0 : config.directory + "/" + $0 }
         let localDefault = dest ?? (parent.isEmpty ? config.directory : config.directory + "/" + parent)

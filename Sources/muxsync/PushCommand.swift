@@ -85,7 +85,7 @@ struct PushCommand: AsyncParsableCommand {
                 case .success: failed += 1
                 case .failure(let error):
                     failed += 1
-                    FileHandle.standardError.write(Data("muxsync: \(name): error: \(error)\n".utf8))
+                    StandardStream.error.write("muxsync: \(name): error: \(error)\n")
                 }
             }
             if failed > 0 { throw ExitCode.failure }

@@ -23,8 +23,11 @@ enum SharedClient {
                                                                 options: connector.options, logger: connector.logger)
             else { return nil }
             if found != nil { connector.logger.info("using the session shared by another muxsync process for \(endpoint)") }
+            let result: Result<Int32, Error> = await Task.detached {
+                Result { try relay(request, over: connection, quiet: quiet) }
+            }.value
             do {
-                return try await run(request, over: connection, quiet: quiet)
+                return try result.get()
             } catch let error as SharedSessionError where error.outdated {
                 connector.logger.info("replacing the background session of another muxsync build for \(endpoint)")
             } catch let error where request.operation == .push || request.operation == .pull {
@@ -39,26 +42,22 @@ enum SharedClient {
         return nil
     }
 
-    /// Sends `request` and relays its output until the exit code; Ctrl-C becomes an interrupt request.
-    private static func run(_ request: ControlRequest, over connection: ControlConnection, quiet: Bool) async throws -> Int32 {
+    /// Sends `request`, writes the replies to stdout/stderr, and turns Ctrl-C (or TERM) into
+    /// an interrupt frame; returns the exit code. Blocks: call from a thread of its own.
+    static func relay(_ request: ControlRequest, over connection: ControlConnection, quiet: Bool) throws -> Int32 {
         let stops = StopSignals {
             var interrupt = ControlRequest(operation: .interrupt)
             interrupt.arguments = []
             connection.send(interrupt)
         }
         defer { stops.cancel() }
-        let result: Result<Int32, Error> = await Task.detached {
-            Result {
-                try ControlClient.run(request, over: connection) { reply in
-                    switch reply.kind {
-                    case .stdout: FileHandle.standardOutput.write(Data(reply.bytes ?? []))
-                    case .stderr: FileHandle.standardError.write(Data(reply.bytes ?? []))
-                    case .line where !quiet: FileHandle.standardError.write(Data(((reply.text ?? "") + "\n").utf8))
-                    default: break
-                    }
-                }
+        return try ControlClient.run(request, over: connection) { reply in
+            switch reply.kind {
+            case .stdout: StandardStream.output.write(reply.bytes ?? [])
+            case .stderr: StandardStream.error.write(reply.bytes ?? [])
+            case .line where !quiet: StandardStream.error.write((reply.text ?? "") + "\n")
+            default: break
             }
-        }.value
-        return try result.get()
+        }
     }
 }

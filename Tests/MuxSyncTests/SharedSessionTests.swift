@@ -70,6 +70,33 @@ import Glibc
         }
     }
 
+    @Test func garbageOnTheSocketClosesThatConnectionOnly() throws {
+        let lab = try SyncLab()
+        let path = try ControlSocket.checkedDirectory(lab.path("sockets")) + "/g.sock"
+        let server = try #require(try ControlServer.start(path: path, logger: Logger(label: "t")) { _, c in
+            c.send(ControlReply.exit(7))
+        })
+        defer { server.stop() }
+        let frames: [[UInt8]] = [
+            Array("{\"operation\":\"exec\",\"arguments\":[1]}".utf8), Array("{\"operation\":\"nope\"}".utf8),
+            Array("not json".utf8), [0x7b, 0x22, 0xff], Array(repeating: UInt8(ascii: "["), count: 5000),
+        ]
+        for body in frames {
+            let fd = try #require(ControlSocket.connect(path))
+            let length = UInt32(body.count)
+            let frame = [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + body
+            #expect(frame.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == frame.count)
+            var byte: UInt8 = 0
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            #expect(recv(fd, &byte, 1, 0) == 0, "the holder closes a connection whose request it cannot read")
+            close(fd)
+        }
+        let connection = ControlConnection(fd: try #require(ControlSocket.connect(path)))
+        #expect(try ControlClient.run(ControlRequest(operation: .status), over: connection) { _ in } == 7,
+                "and keeps serving the next one")
+    }
+
     @Test func otherUsersAreRefused() throws {
         let lab = try SyncLab()
         // A directory others may enter, so the peer check itself is what refuses.

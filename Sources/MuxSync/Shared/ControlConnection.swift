@@ -12,7 +12,7 @@ import MuxTransport
 /// dedicated thread, never on the Swift concurrency pool.
 public final class ControlConnection: @unchecked Sendable {
     public let fd: Int32
-    private let writeLock = NSLock()
+    private let writeLock = PlainLock()
     private var pending: [UInt8] = []
 
     public init(fd: Int32) {
@@ -27,8 +27,8 @@ public final class ControlConnection: @unchecked Sendable {
 
     /// Sends one frame; false when the other side is gone.
     @discardableResult
-    public func send<T: Encodable>(_ value: T) -> Bool {
-        guard let bytes = try? ControlFraming.encode(value) else { return false }
+    public func send<T: ControlMessage>(_ value: T) -> Bool {
+        let bytes = ControlFraming.encode(value)
         writeLock.lock()
         defer { writeLock.unlock() }
         var done = 0
@@ -46,7 +46,7 @@ public final class ControlConnection: @unchecked Sendable {
     }
 
     /// Blocks for the next frame; nil at end of stream.
-    public func receive<T: Decodable>(_ type: T.Type) throws -> T? {
+    public func receive<T: ControlMessage>(_ type: T.Type) throws(ControlError) -> T? {
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while true {
             if let frame = try ControlFraming.decode(type, from: &pending) { return frame }
@@ -64,8 +64,6 @@ public final class ControlConnection: @unchecked Sendable {
 /// Runs a blocking closure on a new thread and awaits it.
 func onOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.name = name
-        thread.start()
+        PlainThread.start(name: name) { continuation.resume(returning: body()) }
     }
 }

@@ -2,11 +2,19 @@ import Foundation
 
 // MARK: - What flows over a shared session's control socket
 
+/// A message on the control socket: one JSON object (see `ControlJSON`).
+public protocol ControlMessage: Sendable {
+    /// The message in `json`; throws `ControlError.malformed` for anything else.
+    init(json: ControlJSON.Value) throws(ControlError)
+    /// The message as the text of one JSON object.
+    var jsonBytes: [UInt8] { get }
+}
+
 /// A request from a muxsync command to the process holding a session.
-public struct ControlRequest: Codable, Sendable, Equatable {
+public struct ControlRequest: ControlMessage, Equatable {
     /// `release`: a background keeper (``ControlRole/keeper``) stops serving and exits, so that
     /// a watch or `muxsync connect` can take its socket.
-    public enum Operation: String, Codable, Sendable { case status, exec, push, pull, interrupt, release }
+    public enum Operation: String, Sendable { case status, exec, push, pull, interrupt, release }
 
     public var operation: Operation
     /// exec: argv; push/pull: the command line's arguments after resolution.
@@ -30,13 +38,48 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var build: String? = MuxsyncVersion.buildID
 
     public init(operation: Operation) { self.operation = operation }
+
+    public init(json: ControlJSON.Value) throws(ControlError) {
+        let members = try json.members(of: "a control request")
+        let name = try members.requiredString("operation")
+        guard let operation = Operation(rawValue: name) else { throw ControlError.malformed("unknown operation '\(name)'") }
+        self.operation = operation
+        arguments = try members.strings("arguments") ?? []
+        directory = try members.string("directory")
+        sync = try members.bool("sync") ?? false
+        localPath = try members.string("localPath")
+        remotePath = try members.string("remotePath")
+        flags = try members.strings("flags") ?? []
+        excludes = try members.strings("excludes") ?? []
+        includes = try members.strings("includes") ?? []
+        maxDelete = try members.integer("maxDelete")
+        display = try members["display"].map { value throws(ControlError) in try ControlDisplay(json: value) }
+        build = try members.string("build")
+    }
+
+    public var jsonBytes: [UInt8] {
+        var writer = ControlJSON.ObjectWriter()
+        writer.add("operation", operation.rawValue)
+        writer.add("arguments", arguments)
+        writer.add("directory", directory)
+        writer.add("sync", sync)
+        writer.add("localPath", localPath)
+        writer.add("remotePath", remotePath)
+        writer.add("flags", flags)
+        writer.add("excludes", excludes)
+        writer.add("includes", includes)
+        writer.add("maxDelete", maxDelete)
+        writer.add("display", object: display?.jsonBytes)
+        writer.add("build", build)
+        return writer.finished()
+    }
 }
 
 /// A client's progress display, for a push or pull that runs in the session's host: the
 /// host's ``ProgressReporter`` draws for the client's terminal (or log, or nothing) and the
 /// client writes what it gets, so the bar, the warnings, the summary and the failures look
 /// the same as when the command runs by itself.
-public struct ControlDisplay: Codable, Sendable, Equatable {
+public struct ControlDisplay: Sendable, Equatable {
     public var mode: ProgressReporter.Mode
     /// The client terminal's width.
     public var columns: Int
@@ -50,6 +93,26 @@ public struct ControlDisplay: Codable, Sendable, Equatable {
         self.columns = columns
         self.prefix = prefix
         self.summary = summary
+    }
+
+    /// The display inside a control request.
+    public init(json: ControlJSON.Value) throws(ControlError) {
+        let members = try json.members(of: "a progress display")
+        let name = try members.requiredString("mode")
+        guard let mode = ProgressReporter.Mode(rawValue: name) else { throw ControlError.malformed("unknown display mode '\(name)'") }
+        self.mode = mode
+        columns = try members.integer("columns") ?? 80
+        prefix = try members.string("prefix") ?? ""
+        summary = try members.bool("summary") ?? true
+    }
+
+    public var jsonBytes: [UInt8] {
+        var writer = ControlJSON.ObjectWriter()
+        writer.add("mode", mode.rawValue)
+        writer.add("columns", columns)
+        writer.add("prefix", prefix)
+        writer.add("summary", summary)
+        return writer.finished()
     }
 
     /// The reporter that draws this display, sending its text through `send`.
@@ -69,14 +132,22 @@ public enum ControlRole {
 }
 
 /// One message back: output, a line of text, the status, or the end.
-public struct ControlReply: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdout, stderr, line, status, exit, error }
+public struct ControlReply: ControlMessage, Equatable {
+    public enum Kind: String, Sendable { case stdout, stderr, line, status, exit, error }
 
     public var kind: Kind
     public var bytes: [UInt8]?
     public var text: String?
     public var code: Int32?
     public var status: SharedSessionStatus?
+
+    public init(kind: Kind, bytes: [UInt8]? = nil, text: String? = nil, code: Int32? = nil, status: SharedSessionStatus? = nil) {
+        self.kind = kind
+        self.bytes = bytes
+        self.text = text
+        self.code = code
+        self.status = status
+    }
 
     public static func output(_ kind: Kind, _ bytes: [UInt8]) -> ControlReply { ControlReply(kind: kind, bytes: bytes) }
     public static func line(_ text: String) -> ControlReply { ControlReply(kind: .line, text: text) }
@@ -88,30 +159,28 @@ public struct ControlReply: Codable, Sendable, Equatable {
     /// The `code` of an error reply from a keeper of another build, which has stopped
     /// listening without running anything: start a new keeper and ask again.
     public static let keeperOutdated: Int32 = 254
-}
 
-extension ControlReply {
-    private enum CodingKeys: String, CodingKey { case kind, bytes, text, code, status }
-
-    // Output bytes travel as base64 (the JSON form of `Data`), not as the array of numbers
-    // `[UInt8]` would give: about 1.3 bytes on the socket per byte of output instead of up
-    // to 4, and much less coding work on `exec`'s streaming path.
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        kind = try container.decode(Kind.self, forKey: .kind)
-        bytes = try container.decodeIfPresent(Data.self, forKey: .bytes).map { [UInt8]($0) }
-        text = try container.decodeIfPresent(String.self, forKey: .text)
-        code = try container.decodeIfPresent(Int32.self, forKey: .code)
-        status = try container.decodeIfPresent(SharedSessionStatus.self, forKey: .status)
+    // Output bytes travel as base64 (the JSON form of `Data`), not as an array of numbers:
+    // about 1.3 bytes on the socket per byte of output instead of up to 4.
+    public init(json: ControlJSON.Value) throws(ControlError) {
+        let members = try json.members(of: "a control reply")
+        let name = try members.requiredString("kind")
+        guard let kind = Kind(rawValue: name) else { throw ControlError.malformed("unknown reply kind '\(name)'") }
+        self.kind = kind
+        bytes = try members.base64("bytes")
+        text = try members.string("text")
+        code = try members.integer("code")
+        status = try members["status"].map { value throws(ControlError) in try SharedSessionStatus(json: value) }
     }
 
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(kind, forKey: .kind)
-        try container.encodeIfPresent(bytes.map { Data($0) }, forKey: .bytes)
-        try container.encodeIfPresent(text, forKey: .text)
-        try container.encodeIfPresent(code, forKey: .code)
-        try container.encodeIfPresent(status, forKey: .status)
+    public var jsonBytes: [UInt8] {
+        var writer = ControlJSON.ObjectWriter()
+        writer.add("kind", kind.rawValue)
+        writer.add("bytes", base64: bytes)
+        writer.add("text", text)
+        writer.add("code", code.map { Int($0) })
+        writer.add("status", object: status?.jsonBytes)
+        return writer.finished()
     }
 }
 
@@ -139,6 +208,39 @@ public struct SharedSessionStatus: Codable, Sendable, Equatable {
         self.lastLatencyMilliseconds = lastLatencyMilliseconds
         self.startedAt = startedAt
     }
+
+    /// The status inside a control reply.
+    public init(json: ControlJSON.Value) throws(ControlError) {
+        let members = try json.members(of: "a session status")
+        endpoint = try members.requiredString("endpoint")
+        guard let pid: Int32 = try members.integer("pid") else { throw ControlError.malformed("'pid' is missing") }
+        self.pid = pid
+        role = try members.requiredString("role")
+        localRoot = try members.string("localRoot")
+        remoteRoot = try members.string("remoteRoot")
+        connection = try members.requiredString("connection")
+        guard let queue: Int = try members.integer("queue") else { throw ControlError.malformed("'queue' is missing") }
+        self.queue = queue
+        lastLatencyMilliseconds = try members.integer("lastLatencyMilliseconds")
+        guard let startedAt = try members.number("startedAt") else { throw ControlError.malformed("'startedAt' is missing") }
+        self.startedAt = startedAt
+    }
+
+    /// The status as the text of one JSON object (for control replies; `muxsync status --json`
+    /// prints it with JSONEncoder instead).
+    public var jsonBytes: [UInt8] {
+        var writer = ControlJSON.ObjectWriter()
+        writer.add("endpoint", endpoint)
+        writer.add("pid", Int(pid))
+        writer.add("role", role)
+        writer.add("localRoot", localRoot)
+        writer.add("remoteRoot", remoteRoot)
+        writer.add("connection", connection)
+        writer.add("queue", queue)
+        writer.add("lastLatencyMilliseconds", lastLatencyMilliseconds)
+        writer.add("startedAt", startedAt)
+        return writer.finished()
+    }
 }
 
 // MARK: - Framing (pure)
@@ -148,26 +250,27 @@ public struct SharedSessionStatus: Codable, Sendable, Equatable {
 public enum ControlFraming {
     public static let maxFrame = 16 << 20
 
-    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let body = try JSONEncoder().encode(value)
+    public static func encode<T: ControlMessage>(_ value: T) -> [UInt8] {
+        let body = value.jsonBytes
         let length = UInt32(body.count)
         return [UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + body
     }
 
     /// Takes one complete frame off the front of `buffer`, if there is one.
-    public static func decode<T: Decodable>(_ type: T.Type, from buffer: inout [UInt8]) throws -> T? {
+    public static func decode<T: ControlMessage>(_ type: T.Type, from buffer: inout [UInt8]) throws(ControlError) -> T? {
         guard buffer.count >= 4 else { return nil }
         let length = Int(buffer[0]) << 24 | Int(buffer[1]) << 16 | Int(buffer[2]) << 8 | Int(buffer[3])
         guard length <= maxFrame else { throw ControlError.frameTooLarge(length) }
         guard buffer.count >= 4 + length else { return nil }
-        let body = Data(buffer[4..<(4 + length)])
+        let body = Array(buffer[4..<(4 + length)])
         buffer.removeFirst(4 + length)
-        return try JSONDecoder().decode(type, from: body)
+        return try T(json: ControlJSON.parse(body))
     }
 }
 
 public enum ControlError: Error, Sendable, CustomStringConvertible {
     case frameTooLarge(Int)
+    case malformed(String)
     case unsafeDirectory(String, String)
     case peerRejected(uid: UInt32)
     case closed
@@ -175,6 +278,7 @@ public enum ControlError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .frameTooLarge(let n): return "control message of \(n) bytes refused (limit \(ControlFraming.maxFrame))"
+        case .malformed(let why): return "malformed control message: \(why) (are both muxsync processes the same version?)"
         case .unsafeDirectory(let path, let why): return "refusing to use \(path) for session sockets: \(why)"
         case .peerRejected(let uid): return "refused a control connection from uid \(uid) (only the session's owner may use it)"
         case .closed: return "the session process closed the control connection"

@@ -45,9 +45,7 @@ public final class ControlServer: @unchecked Sendable {
     public static func start(path: String, logger: Logger, handler: @escaping Handler) throws -> ControlServer? {
         guard let fd = try ControlSocket.listen(path) else { return nil }
         let server = ControlServer(path: path, fd: fd, handler: handler, logger: logger)
-        let thread = Thread { server.acceptLoop() }
-        thread.name = "muxsync-control"
-        thread.start()
+        PlainThread.start(name: "muxsync-control") { server.acceptLoop() }
         return server
     }
 
@@ -76,7 +74,7 @@ public final class ControlServer: @unchecked Sendable {
             let connection = ControlConnection(fd: client)
             let handler = self.handler
             let logger = self.logger
-            let thread = Thread {
+            PlainThread.start(name: "muxsync-control-client") {
                 guard let uid = ControlSocket.peerUID(client), uid == getuid() else {
                     // Say why, then let the peer finish (closing on unread data would reset it).
                     connection.send(ControlReply.error("\(ControlError.peerRejected(uid: ControlSocket.peerUID(client) ?? UInt32.max))"))
@@ -96,8 +94,6 @@ public final class ControlServer: @unchecked Sendable {
                 }
                 done.wait()
             }
-            thread.name = "muxsync-control-client"
-            thread.start()
         }
     }
 }

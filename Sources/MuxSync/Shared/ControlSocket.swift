@@ -13,8 +13,10 @@ import MuxTransport
 /// created 0700 and checked: owned by us, no group/other access).
 public enum ControlSocket {
     public static func directory() throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), access(runtime, W_OK) == 0 {
+        // getenv, not ProcessInfo.environment: that copies the whole environment into a
+        // dictionary, which `muxsync exec` pays for on every start.
+        if let value = getenv("XDG_RUNTIME_DIR"), case let runtime = String(cString: value), runtime.hasPrefix("/"),
+           access(runtime, W_OK) == 0 {
             return try checkedDirectory(runtime + "/muxsync")
         }
         return try checkedDirectory("/tmp/muxsync-\(getuid())")

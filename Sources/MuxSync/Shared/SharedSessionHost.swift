@@ -98,12 +98,11 @@ public final class SharedSessionHost: Sendable {
         }
         let run = RemoteRun(session: session, arguments: request.arguments, directory: request.directory ?? remoteRoot)
         // A second frame on the same connection asks for an interrupt (Ctrl-C in the client).
-        let listener = Thread {
+        PlainThread.start(name: "muxsync-control-listen") {
             while let next = try? connection.receive(ControlRequest.self) {
                 if next.operation == .interrupt { Task { await run.interrupt() } }
             }
         }
-        listener.start()
         let exit = try await run.run(stdout: { connection.send(ControlReply.output(.stdout, $0)) },
                                      stderr: { connection.send(ControlReply.output(.stderr, $0)) })
         if let signal = exit.signal { connection.send(ControlReply.line("remote command killed by SIG\(signal)")) }

@@ -8,6 +8,7 @@
 #if os(Linux)
 import Glibc
 import Foundation
+import MuxSSHConfig
 import MuxTransport
 
 // MARK: - InotifyWatcher
@@ -164,7 +165,7 @@ enum InotifyLimits {
     /// The value of /proc/sys/fs/inotify/`name`, or "unknown".
     static func read(_ name: String) -> String {
         let text = try? String(contentsOfFile: "/proc/sys/fs/inotify/" + name, encoding: .utf8)
-        return text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+        return text?.trimmingBlanks(newlines: true) ?? "unknown"
     }
 
     /// Says the watch limit was reached while watching `what` and how to raise it.

@@ -22,7 +22,7 @@ final class WatcherThread: @unchecked Sendable {
         var stopRequested = false
         var finished = false
         /// The loop's thread, so that a stop from inside the loop does not wait for itself.
-        var loopThread: ObjectIdentifier?
+        var loopThread: PlainThread.Identity?
     }
 
     /// The read end of the wake pipe: readable once a stop was requested.
@@ -65,15 +65,12 @@ final class WatcherThread: @unchecked Sendable {
             if s.started { throw ChangeSourceError.alreadyStarted }
             s.started = true
         }
-        let thread = Thread { [self] in
-            state.withLock { $0.loopThread = ObjectIdentifier(Thread.current) }
+        PlainThread.start(name: name, stackSize: 8 << 20) { [self] in
+            state.withLock { $0.loopThread = PlainThread.current }
             body()
             state.withLock { $0.finished = true }
             done.signal()
         }
-        thread.name = name
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 
     /// Asks the loop to end, without waiting (safe from the loop itself).
@@ -91,7 +88,7 @@ final class WatcherThread: @unchecked Sendable {
     /// Asks the loop to end and waits until it has (unless called from the loop thread).
     func stop() {
         requestStop()
-        let current = ObjectIdentifier(Thread.current)
+        let current = PlainThread.current
         let mustWait = state.withLock { $0.started && !$0.finished && $0.loopThread != current }
         guard mustWait else { return }
         done.wait()
