@@ -11,11 +11,12 @@ set -euo pipefail
 
 # C libraries (libssh2, zlib, xxhash) with their pkg-config files; OpenSSH's server,
 # client and sftp-server for the private sshd the integration tests and the demo start;
-# git and rsync for the tests that compare against them.
+# git and rsync for the tests that compare against them; binutils (nm) for the test that
+# keeps Foundation proper out of the binary. libssh2-1-dev brings libssl-dev (libcrypto.a).
 PACKAGES=(
     libssh2-1-dev zlib1g-dev libxxhash-dev pkg-config
     openssh-server openssh-client openssh-sftp-server
-    git rsync
+    git rsync binutils
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
