@@ -74,7 +74,9 @@ struct ConnectCommand: AsyncParsableCommand {
             let waiter = Task {
                 while !Task.isCancelled && !client.session.isClosed {
                     if released.withLock({ $0 }) { break }
-                    try await Task.sleep(for: .milliseconds(50))
+                    // Coarse on purpose: an idle session wakes 4 times a second, no more (a
+                    // release stops the server at once; this only ends the process).
+                    try await Task.sleep(for: .milliseconds(250))
                     if let persist, usage.idleSeconds() > persist { break }
                 }
             }
