@@ -149,6 +149,7 @@ public struct PullJob: Sendable {
         progress.begin(files: work.count, bytes: bytesToFetch)
         let tally = Locked(report)
         try? await pipelined(work, window: options.filesInFlight) { item in
+            guard !Task.isCancelled else { return }
             do {
                 let resumed = try await fetch(relative: item.0, remote: item.1, entry: item.2)
                 tally.withLock {
@@ -156,6 +157,8 @@ public struct PullJob: Sendable {
                     $0.bytesReceived += resumed.bytes
                     if resumed.resumed { $0.filesResumed += 1 }
                 }
+            } catch is CancellationError {
+                return  // its partial file stays, to be resumed
             } catch {
                 let line = "\(item.0): \(error)"
                 tally.withLock { $0.failures.append(line) }
@@ -163,6 +166,9 @@ public struct PullJob: Sendable {
                 progress.finishFile(item.0, failed: true)
             }
         }
+        // Cancelled (Ctrl-C in a client of a shared session): every file is complete under its
+        // name or a partial to resume.
+        try Task.checkCancellation()
         report = tally.withLock { $0 }
         for link in symlinks {
             do { try LocalLinks.place(link, under: localRoot) } catch { report.failures.append("\(link.path): \(error)") }

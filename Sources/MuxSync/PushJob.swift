@@ -159,6 +159,9 @@ public struct PushJob: Sendable {
         let context = Context(sender: sender, remote: remoteScan.tree ?? Tree(), tally: tally)
         try await execute(plan, context: context)
         do { try state?.save() } catch { tally.withLock { $0.warnings.append("could not save the sync state: \(error)") } }
+        // Cancelled (Ctrl-C in a client of a shared session): what finished is recorded above;
+        // the rest was never started or removed its temporary file.
+        try Task.checkCancellation()
         report = tally.withLock { $0 }
         report.wireBytes = (client.session.wireStats.bytesSent - wireBefore.bytesSent)
             + (client.session.wireStats.bytesReceived - wireBefore.bytesReceived)
@@ -254,8 +257,11 @@ public struct PushJob: Sendable {
         guard !actions.isEmpty else { return }
         let tally = context.tally
         try? await pipelined(actions, window: effectiveWindow) { action in
+            guard !Task.isCancelled else { return }
             do {
                 try await perform(action, context: context)
+            } catch is CancellationError {
+                return  // its temporary is gone; the job reports the interruption
             } catch {
                 var needed: UInt64 = 0
                 if case .upload(_, let size, _, _) = action { needed = size }

@@ -155,7 +155,12 @@ extension SFTPClient {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 func addLane(_ handle: SFTPHandle) {
                     for _ in 0..<max(1, window) {
-                        group.addTask { while let index = take() { try await work(handle, index) } }
+                        group.addTask {
+                            while let index = take() {
+                                try Task.checkCancellation()  // a cancelled transfer fails: never a short file
+                                try await work(handle, index)
+                            }
+                        }
                     }
                 }
                 addLane(first)

@@ -44,8 +44,17 @@ enum SharedClient {
 
     /// Sends `request`, writes the replies to stdout/stderr, and turns Ctrl-C (or TERM) into
     /// an interrupt frame; returns the exit code. Blocks: call from a thread of its own.
+    /// exec: every Ctrl-C goes to the remote command (INT, TERM, KILL). push and pull: the
+    /// first one stops the job in the session's host (it answers "interrupted" once what is in
+    /// flight is done or removed), a second one leaves at once.
     static func relay(_ request: ControlRequest, over connection: ControlConnection, quiet: Bool) throws -> Int32 {
+        let presses = Locked(0)
         let stops = StopSignals {
+            let count = presses.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            if count > 1 && request.operation != .exec { exit(130) }
             var interrupt = ControlRequest(operation: .interrupt)
             interrupt.arguments = []
             connection.send(interrupt)

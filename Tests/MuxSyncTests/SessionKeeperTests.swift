@@ -241,6 +241,43 @@ import Glibc
         #expect(try String(contentsOfFile: remote + "/late.txt", encoding: .utf8) == "late\n")
     }
 
+    @Test func ctrlCStopsAPushThatRunsInTheKeeper() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        let proxy = try keeper.lab.makeProxy()
+        defer { proxy.stop() }
+        let host = "synclab-proxy-\(proxy.port)"
+        #expect(try keeper.push(["--persist", "120"], host: host).succeeded)
+        let held = try #require(try keeper.sessions().first)
+
+        // 24 MiB through a 4 MiB/s link: the Ctrl-C lands mid-transfer.
+        var generator = SeededGenerator(seed: 7)
+        try Disk.file(keeper.local + "/big.bin", Data((0..<(24 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        proxy.bandwidth = 4 << 20
+        let log = keeper.lab.path("interrupted.log")
+        let push = try ChildProcess.spawn(SyncLab.muxsyncBinary,
+                                          ["push", "-F", keeper.lab.server.sshConfigPath, keeper.local, host + ":" + keeper.remote],
+                                          environment: keeper.environment,
+                                          stdout: .file(path: log, append: true), stderr: .file(path: log, append: true))
+        let temporaries = { (try? FileManager.default.contentsOfDirectory(atPath: keeper.remote))?.filter { $0.hasPrefix(".muxsync.") } ?? [] }
+        #expect(await eventually(60) { !temporaries().isEmpty }, "the upload started")
+        push.signal(SIGINT)
+        let termination = push.wait(timeout: 60)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(termination == .exited(130), "\(text)")
+        #expect(text.contains("interrupted"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: keeper.remote + "/big.bin"), "nothing half-sent under the real name")
+        #expect(await eventually(30) { temporaries().isEmpty }, "and no temporary left: \(temporaries())")
+        proxy.bandwidth = nil
+
+        // The keeper lives on and the next push completes over it.
+        let again = try keeper.push(["-v"], host: host)
+        #expect(again.succeeded, "\(again.stderr)")
+        #expect(again.stderr.contains("using the session shared by another muxsync process"))
+        #expect(try keeper.sessions().map(\.pid) == [held.pid])
+        #expect(FileManager.default.contentsEqual(atPath: keeper.local + "/big.bin", andPath: keeper.remote + "/big.bin"))
+    }
+
     @Test func aKeeperOfAnotherBuildStepsAsideForANewerClient() async throws {
         let keeper = try KeeperLab()
         defer { keeper.stopAll() }

@@ -14,6 +14,8 @@ public final class ControlConnection: @unchecked Sendable {
     public let fd: Int32
     private let writeLock = PlainLock()
     private var pending: [UInt8] = []
+    /// Interrupt frames that came after the request (Ctrl-C in the client), and who handles them.
+    private let interrupts = Locked((count: 0, handler: nil as (@Sendable () -> Void)?))
 
     public init(fd: Int32) {
         self.fd = fd
@@ -59,6 +61,26 @@ public final class ControlConnection: @unchecked Sendable {
 
     /// Half-closes: tells the other side no more frames come.
     public func finishSending() { shutdown(fd, Int32(SHUT_WR)) }
+
+    // MARK: Interrupts (the server's connection thread reads them while the request runs)
+
+    /// An interrupt frame arrived: the handler runs now, or when one is set.
+    func noteInterrupt() {
+        let handler = interrupts.withLock { state -> (@Sendable () -> Void)? in
+            state.count += 1
+            return state.handler
+        }
+        handler?()
+    }
+
+    /// Runs `handler` for every interrupt frame of this connection, those that came already included.
+    public func onInterrupt(_ handler: @escaping @Sendable () -> Void) {
+        let missed = interrupts.withLock { state -> Int in
+            state.handler = handler
+            return state.count
+        }
+        for _ in 0..<missed { handler() }
+    }
 }
 
 /// Runs a blocking closure on a new thread and awaits it.

@@ -86,13 +86,19 @@ public final class ControlServer: @unchecked Sendable {
                     return
                 }
                 guard let request = try? connection.receive(ControlRequest.self) else { return }
-                let done = DispatchSemaphore(value: 0)
+                let finished = Locked(false)
                 Task {
                     await handler(request, connection)
+                    finished.withLock { $0 = true }
                     connection.finishSending()
-                    done.signal()
                 }
-                done.wait()
+                // While the request runs, a further frame is an interrupt (Ctrl-C in the client).
+                // The client closes after the last reply, which ends this loop and the thread; a
+                // client gone before that (killed, or a second Ctrl-C) interrupts the request too.
+                while let next = try? connection.receive(ControlRequest.self) {
+                    if next.operation == .interrupt { connection.noteInterrupt() }
+                }
+                if !finished.withLock({ $0 }) { connection.noteInterrupt() }
             }
         }
     }

@@ -62,10 +62,23 @@ public final class SharedSessionHost: Sendable {
                 connection.send(ControlReply.exit(0))
             case .exec:
                 try await exec(request, client.session, connection)
-            case .push:
-                try await push(request, client, connection)
-            case .pull:
-                try await pull(request, client, connection)
+            case .push, .pull:
+                // Ctrl-C in the client cancels the job: files in flight finish or are removed,
+                // nothing half-written is renamed into place, and the client hears "interrupted".
+                let job = Task {
+                    if request.operation == .push {
+                        try await push(request, client, connection)
+                    } else {
+                        try await pull(request, client, connection)
+                    }
+                }
+                connection.onInterrupt { job.cancel() }
+                do {
+                    try await job.value
+                } catch is CancellationError {
+                    connection.send(ControlReply.line("interrupted"))
+                    connection.send(ControlReply.exit(130))
+                }
             case .interrupt, .release:
                 connection.send(ControlReply.exit(0))
             }
@@ -97,12 +110,8 @@ public final class SharedSessionHost: Sendable {
             try await watch.sync()
         }
         let run = RemoteRun(session: session, arguments: request.arguments, directory: request.directory ?? remoteRoot)
-        // A second frame on the same connection asks for an interrupt (Ctrl-C in the client).
-        PlainThread.start(name: "muxsync-control-listen") {
-            while let next = try? connection.receive(ControlRequest.self) {
-                if next.operation == .interrupt { Task { await run.interrupt() } }
-            }
-        }
+        // Ctrl-C in the client: INT, then TERM, then KILL to the remote command.
+        connection.onInterrupt { Task { await run.interrupt() } }
         let exit = try await run.run(stdout: { connection.send(ControlReply.output(.stdout, $0)) },
                                      stderr: { connection.send(ControlReply.output(.stderr, $0)) })
         if let signal = exit.signal { connection.send(ControlReply.line("remote command killed by SIG\(signal)")) }
