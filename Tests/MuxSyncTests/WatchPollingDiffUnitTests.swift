@@ -129,6 +129,28 @@ struct WatchPollingDiffUnitTests {
         #expect(mirror.comparable == new.comparable)
     }
 
+    @Test func aDirectoryForgottenWhileMovingIsRemovedAndCreatedNotRenamed() {
+        // The consumer still holds d/stale (its removal was never seen: the snapshot forgot d's
+        // subtree when d moved under the walk), so the next poll reports "d" removed without
+        // children and "e" (d's inode) created with what is in it now.
+        let consumer = StatTree(nodes: ["d": directory(1), "d/x": file(2), "d/stale": file(3)])
+        let now = StatTree(nodes: ["e": directory(1), "e/x": file(2)])
+        var diff = PollingDiff()
+        diff.removed = [.init(path: "d", stat: directory(1))]
+        diff.added = [.init(path: "e", stat: directory(1)), .init(path: "e/x", stat: file(2))]
+        let asRename = ChangeCoalescer.coalesce(diff.observations())
+        #expect(asRename.contains(.renamed(from: "d", to: "e")))
+        #expect(replay(asRename, on: consumer, local: now).0.comparable != now.comparable,
+                "as a rename, the stale entry survives (the bug)")
+
+        diff.unpairableInodes = [1]
+        let fresh = ChangeCoalescer.coalesce(diff.observations())
+        #expect(!fresh.contains { if case .renamed = $0 { return true } else { return false } })
+        let (mirror, violations) = replay(fresh, on: consumer, local: now)
+        #expect(violations.isEmpty)
+        #expect(mirror.comparable == now.comparable)
+    }
+
     @Test func aMoveOutOfADeletedDirectoryComesBeforeItsRemoval() {
         let old = StatTree(nodes: ["d": directory(1), "d/x": file(2), "d/y": file(3)])
         let new = StatTree(nodes: ["x": file(2)])

@@ -55,6 +55,10 @@ struct PollingDiff: Sendable {
     var modified: [String] = []
     /// Directories whose .gitignore (or the root's .muxsyncignore) changed.
     var ignoreFilesChanged: [String] = []
+    /// Directories whose subtree the snapshot forgot because they moved while walked: their
+    /// removal must not become a rename (the consumer's copy of the subtree may hold entries
+    /// whose removal was never seen; a removal plus fresh creations leaves nothing stale).
+    var unpairableInodes: Set<UInt64> = []
 
     var isEmpty: Bool { removed.isEmpty && added.isEmpty && modified.isEmpty }
 
@@ -91,6 +95,7 @@ struct PollingDiff: Sendable {
         for i in removed.indices where !removedTaken[i] {
             let old = removed[i]
             if hasAncestor(old.path, in: replaced) { continue }
+            if old.stat.isDirectory && unpairableInodes.contains(old.stat.inode) { continue }
             let candidate = addedByInode[old.stat.inode]?.first { j in
                 let new = added[j].stat
                 return !addedTaken[j] && new.kind == old.stat.kind

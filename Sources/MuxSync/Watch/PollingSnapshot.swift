@@ -44,6 +44,9 @@ final class PollingSnapshot: @unchecked Sendable {
     private let filter: ExclusionFilter
     private var slots: [Directory] = []
     private var freeSlots: [Int] = []
+    /// Inodes of directories forgotten by `forgetIfMoved` during the last poll: the next poll,
+    /// which sees their move, reports them as removed and created, never as renamed.
+    private var forgottenWhileMoving: Set<UInt64> = []
     private var slotByPath: [BytePath: Int] = [:]
     private var rootInode: UInt64 = 0
     private var now: Int64 = 0
@@ -76,6 +79,8 @@ final class PollingSnapshot: @unchecked Sendable {
     /// Polls the tree, updates the snapshot and returns what changed.
     func refresh() throws -> PollingDiff {
         var diff = PollingDiff()
+        diff.unpairableInodes = forgottenWhileMoving
+        forgottenWhileMoving = []
         let (fd, st) = try openRoot()
         if UInt64(st.st_ino) != rootInode {
             close(fd)
@@ -271,6 +276,7 @@ final class PollingSnapshot: @unchecked Sendable {
     private func forgetIfMoved(_ path: String, parent: Int32, name: UnsafePointer<CChar>, inode: ino_t) {
         var st = stat()
         if fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == inode { return }
+        forgottenWhileMoving.insert(UInt64(inode))
         for (key, slot) in slotByPath where ByteExact.isSameOrInside(key.string, path) {
             slotByPath[key] = nil
             slots[slot] = Directory()
