@@ -66,13 +66,65 @@ public enum ControlSocket {
 
     /// Connects; nil when nobody listens (a stale socket is removed).
     public static func connect(_ path: String) -> Int32? {
-        guard var address = address(path) else { return nil }
+        let first = attempt(path)
+        if let fd = first.fd { return fd }
+        guard first.refused else { return nil }
+        // Nobody listens there: its owner crashed. Decide under the lock listeners bind under,
+        // so a socket a new owner has just put in place is never the one removed.
+        return underDirectoryLock(path) {
+            let again = attempt(path)
+            if again.refused { unlink(path) }
+            return again.fd
+        }
+    }
+
+    /// Listens at `path`, replacing a stale socket; refuses if a live one is there.
+    /// Processes racing for the same socket (two commands that both started a background
+    /// session) take turns under a lock on its directory: the first binds, the rest see it
+    /// live. The socket is bound and listening under a temporary name before it is renamed
+    /// to `path`, so a client never finds it there not yet listening (and takes it for stale).
+    public static func listen(_ path: String) throws -> Int32? {
+        try underDirectoryLock(path) { () throws -> Int32? in
+            let existing = attempt(path)
+            if let live = existing.fd {
+                close(live)
+                return nil  // another process already shares this session
+            }
+            // (A staging name too long for sun_path: bind in place, as a last resort.)
+            let staging = address(path + ".\(getpid()).new") == nil ? path : path + ".\(getpid()).new"
+            unlink(staging)
+            guard var address = address(staging) else { return nil }
+            #if canImport(Glibc)
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            #else
+            let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+            #endif
+            guard fd >= 0 else { throw LocalIOError(path: path, operation: "create socket", errno: errno) }
+            let previous = umask(0o077)
+            defer { umask(previous) }
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard rc == 0, systemListen(fd, 16) == 0, staging == path || rename(staging, path) == 0 else {
+                let code = errno
+                close(fd)
+                unlink(staging)
+                throw LocalIOError(path: path, operation: "listen on", errno: code)
+            }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            return fd
+        }
+    }
+
+    /// One connect: the descriptor, or whether the path exists with nobody listening.
+    private static func attempt(_ path: String) -> (fd: Int32?, refused: Bool) {
+        guard var address = address(path) else { return (nil, false) }
         #if canImport(Glibc)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_UNIX, SOCK_STREAM, 0)
         #endif
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return (nil, false) }
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 systemConnect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -81,49 +133,19 @@ public enum ControlSocket {
         if rc != 0 {
             let code = errno
             close(fd)
-            if code == ECONNREFUSED || code == ENOENT {
-                if code == ECONNREFUSED { unlink(path) }  // its owner crashed: stale
-            }
-            return nil
+            return (nil, code == ECONNREFUSED)
         }
-        return fd
+        return (fd, false)
     }
 
-    /// Listens at `path`, replacing a stale socket; refuses if a live one is there.
-    /// Processes racing for the same socket (two commands that both started a background
-    /// session) take turns under a lock on its directory: the first binds, the rest see it
-    /// live. Without the lock the second would unlink the first's socket and leave it
-    /// listening where nobody can reach it.
-    public static func listen(_ path: String) throws -> Int32? {
+    /// Runs `body` holding an exclusive lock on the directory of `path` (released on return).
+    private static func underDirectoryLock<T>(_ path: String, _ body: () throws -> T) rethrows -> T {
         let folder = open(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 {
             while flock(folder, LOCK_EX) != 0 && errno == EINTR {}
         }
         defer { if folder >= 0 { close(folder) } }  // closing releases the lock
-        if let live = connect(path) {
-            close(live)
-            return nil  // another process already shares this session
-        }
-        unlink(path)
-        guard var address = address(path) else { return nil }
-        #if canImport(Glibc)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw LocalIOError(path: path, operation: "create socket", errno: errno) }
-        let previous = umask(0o077)
-        defer { umask(previous) }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0, systemListen(fd, 16) == 0 else {
-            let code = errno
-            close(fd)
-            throw LocalIOError(path: path, operation: "listen on", errno: code)
-        }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        return fd
+        return try body()
     }
 
     /// The uid of the process at the other end of a Unix socket.
