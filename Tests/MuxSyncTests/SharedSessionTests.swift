@@ -136,10 +136,11 @@ import Glibc
         })
         defer { server.stop() }
 
-        func exec(_ argv: [String], interruptAfter: Double? = nil) async throws -> (Int32, String) {
+        func exec(_ argv: [String], in directory: String? = nil, interruptAfter: Double? = nil) async throws -> (Int32, String) {
             let connection = ControlConnection(fd: try #require(ControlSocket.connect(path)))
             var request = ControlRequest(operation: .exec)
             request.arguments = argv
+            request.directory = directory
             if let interruptAfter {
                 Task {
                     try await Task.sleep(for: .seconds(interruptAfter))
@@ -160,6 +161,16 @@ import Glibc
         #expect(text == "it's $HOME\n")
         let (interrupted, _) = try await exec(["sleep", "30"], interruptAfter: 1)
         #expect(interrupted == 130, "Ctrl-C must reach the remote command (128 + SIGINT)")
+        // The command is not exec'd by our wrapper: a shell that forks it keeps it in the
+        // process group that Ctrl-C signals, so neither the shell nor its child lives on.
+        let (forked, after) = try await exec(["sh", "-c", "sleep 30; echo survived"], interruptAfter: 1)
+        #expect(forked == 130 && after.isEmpty, "\(forked) \(after)")
+        // A working directory: the command runs there; one that does not exist stops it.
+        let directory = try lab.makeDirectory("work dir")
+        let (inside, cwd) = try await exec(["pwd"], in: directory)
+        #expect(inside == 0 && cwd == directory + "\n", "\(inside) \(cwd)")
+        let (missing, nothing) = try await exec(["echo", "ran"], in: lab.path("no such dir"))
+        #expect(missing != 0 && nothing.isEmpty, "\(missing) \(nothing)")
         await client.session.close()
     }
 
