@@ -292,14 +292,13 @@ fi
 # MARK: - 7. What errors look like
 
 heading "What errors look like"
-note "A host muxsync has never seen is refused, naming the key's fingerprint:"
-note "(--no-shared: a connection of its own; a session already open to this server, whose key"
-note " was checked when it was opened, would otherwise be reused, as ssh's ControlMaster does)"
-show_failure "$BIN/muxsync" push -F "$SSHCONF" --no-shared . "gpu-unverified:$REMOTE_ROOT/proj"
+note "A host muxsync has never seen is refused, naming the key's fingerprint (the session already"
+note "open to this server is not reused: this alias checks keys against another known_hosts):"
+show_failure "$BIN/muxsync" push -F "$SSHCONF" . "gpu-unverified:$REMOTE_ROOT/proj"
 note "Compare it with the server's own key (on a real server: ask its administrator):"
 show ssh-keygen -lf "$LAB_DIR/ssh_host_ed25519_key.pub"
 note "then accept it once; a key that later changes is always refused:"
-show "$BIN/muxsync" push -F "$SSHCONF" --no-shared --accept-new . "gpu-unverified:$REMOTE_ROOT/proj" ||
+show "$BIN/muxsync" push -F "$SSHCONF" --accept-new . "gpu-unverified:$REMOTE_ROOT/proj" ||
     fail "push --accept-new failed"
 
 note ""

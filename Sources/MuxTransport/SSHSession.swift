@@ -42,6 +42,15 @@ public struct SSHTarget: Sendable, Equatable {
 
     /// "user@host:port", the name errors use.
     public var endpoint: String { "\(user)@\(hostName):\(port)" }
+
+    /// What a shared session is found by (its socket is named by a hash of it): the endpoint
+    /// and where the server's key is checked. Two aliases of one server whose known_hosts
+    /// files (or HostKeyAlias) differ get sessions of their own, so a command never runs over
+    /// a session whose host key its own configuration was not asked to accept (stricter
+    /// than ssh's ControlMaster, which is found by host, port and user alone).
+    public var sharingKey: String {
+        endpoint + "\nknown_hosts " + (knownHostsAlias ?? "-") + " " + knownHostsFiles.joined(separator: " ")
+    }
 }
 
 /// Per-connection choices that do not come from ssh_config.

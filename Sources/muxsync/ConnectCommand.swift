@@ -60,8 +60,8 @@ struct ConnectCommand: AsyncParsableCommand {
             }
             // An explicit connect replaces a background keeper; a keeper never replaces anyone.
             let started = keeper
-                ? try ControlServer.start(endpoint: client.session.endpoint, logger: logger, handler: handler)
-                : try ControlServer.startReplacingKeeper(endpoint: client.session.endpoint, logger: logger, handler: handler)
+                ? try ControlServer.start(key: client.session.target.sharingKey, logger: logger, handler: handler)
+                : try ControlServer.startReplacingKeeper(key: client.session.target.sharingKey, logger: logger, handler: handler)
             guard let server = started else {
                 await client.session.close()
                 throw ValidationError("another muxsync process already shares a session to \(client.session.endpoint)")

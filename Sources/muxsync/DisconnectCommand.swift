@@ -17,16 +17,22 @@ struct DisconnectCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = connection.makeLogger()
         do {
-            var sessions = await StatusCommand.running()
+            let sessions: [(path: String, status: SharedSessionStatus)]
             if let host {
+                // Only that host's socket (found as push and exec find it), not every session's.
                 let spec = (try? RemoteSpec.classify(host)) ?? RemoteSpec(host: host, path: "")
-                let endpoint = try Connector(options: connection, logger: logger).resolve(spec).endpoint
-                sessions = sessions.filter { $0.endpoint == endpoint }
-                if sessions.isEmpty { throw ValidationError("no muxsync session to \(endpoint) is running") }
+                let target = try Connector(options: connection, logger: logger).resolve(spec)
+                let path = try ControlSocket.path(for: target.sharingKey)
+                guard let status = await Task.detached(operation: { ControlClient.status(path: path) }).value else {
+                    throw ValidationError("no muxsync session to \(target.endpoint) is running")
+                }
+                sessions = [(path, status)]
+            } else {
+                sessions = await StatusCommand.running()
             }
             var refused = false
-            for session in sessions {
-                if session.role == ControlRole.keeper, ControlClient.releaseKeeper(endpoint: session.endpoint) {
+            for (path, session) in sessions {
+                if session.role == ControlRole.keeper, ControlClient.releaseKeeper(path: path) {
                     if !connection.quiet { print("closed the background session to \(session.endpoint) (pid \(session.pid))") }
                 } else if session.role != ControlRole.keeper || host != nil {
                     refused = true

@@ -18,7 +18,7 @@ enum ExecFastPath {
         guard let invocation = ExecInvocation.recognise(arguments) else { return nil }
         let (spec, directory) = ExecCommand.target(host: invocation.host, cwd: invocation.cwd)
         guard let resolved = try? SSHTarget.resolve(spec, configFile: invocation.configFile, acceptNewHostKey: false),
-              let connection = ControlClient.connect(endpoint: resolved.target.endpoint) else { return nil }
+              let connection = ControlClient.connect(key: resolved.target.sharingKey) else { return nil }
         var request = ControlRequest(operation: .exec)
         request.arguments = invocation.command
         request.directory = directory

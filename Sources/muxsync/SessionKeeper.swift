@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MuxSSHConfig
 import MuxSync
+import MuxTransport
 
 // MARK: - Keeping the session open for the next command
 
@@ -45,12 +46,13 @@ enum SessionKeeper {
     static let role = ControlRole.keeper
 
     /// The control connection to a freshly started keeper, or nil (the caller connects itself).
-    static func start(for spec: RemoteSpec, endpoint: String, seconds: Double, options: ConnectionOptions,
+    static func start(for spec: RemoteSpec, target: SSHTarget, seconds: Double, options: ConnectionOptions,
                       logger: Logger) -> ControlConnection? {
         guard seconds > 0 else { return nil }
+        let endpoint = target.endpoint, key = target.sharingKey
         let log: String
         do {
-            log = String(try ControlSocket.path(for: endpoint).dropLast(".sock".count)) + ".log"
+            log = String(try ControlSocket.path(for: key).dropLast(".sock".count)) + ".log"
         } catch {
             logger.info("not keeping the session open: \(error)")
             return nil
@@ -71,10 +73,10 @@ enum SessionKeeper {
         // The keeper listens once it is connected and authenticated: as long as a connect of our own would take.
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            if let connection = ControlClient.connect(endpoint: endpoint) { return connection }
+            if let connection = ControlClient.connect(key: key) { return connection }
             if child.hasExited() {
                 // Lost a race with another keeper (it listens now), or could not connect.
-                if let connection = ControlClient.connect(endpoint: endpoint) { return connection }
+                if let connection = ControlClient.connect(key: key) { return connection }
                 logger.info("the background session could not start (see \(log)); connecting directly")
                 return nil
             }

@@ -15,11 +15,12 @@ enum SharedClient {
     static func run(_ request: ControlRequest, for spec: RemoteSpec, connector: Connector,
                     quiet: Bool, persist: Double) async throws -> Int32? {
         guard !connector.options.noShared else { return nil }
-        let endpoint = try connector.resolve(spec).endpoint
+        let target = try connector.resolve(spec)
+        let endpoint = target.endpoint
         // A second round only after a keeper of another muxsync build stepped aside (nothing ran).
         for _ in 0..<2 {
-            let found = ControlClient.connect(endpoint: endpoint)
-            guard let connection = found ?? SessionKeeper.start(for: spec, endpoint: endpoint, seconds: persist,
+            let found = ControlClient.connect(key: target.sharingKey)
+            guard let connection = found ?? SessionKeeper.start(for: spec, target: target, seconds: persist,
                                                                 options: connector.options, logger: connector.logger)
             else { return nil }
             if found != nil { connector.logger.info("using the session shared by another muxsync process for \(endpoint)") }

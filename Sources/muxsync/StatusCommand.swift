@@ -11,7 +11,7 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let sessions = await StatusCommand.running()
+        let sessions = await StatusCommand.running().map(\.status)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -31,21 +31,10 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
-    /// What every live socket of this user answers to `status`.
-    static func running() async -> [SharedSessionStatus] {
-        var sessions: [SharedSessionStatus] = []
-        for path in (try? ControlSocket.all()) ?? [] {
-            guard let fd = ControlSocket.connect(path) else { continue }
-            let connection = ControlConnection(fd: fd)
-            let found: SharedSessionStatus? = await Task.detached {
-                var status: SharedSessionStatus?
-                _ = try? ControlClient.run(ControlRequest(operation: .status), over: connection) { reply in
-                    if let value = reply.status { status = value }
-                }
-                return status
-            }.value
-            if let found { sessions.append(found) }
-        }
-        return sessions
+    /// What every live socket of this user answers to `status`, with its path.
+    static func running() async -> [(path: String, status: SharedSessionStatus)] {
+        await Task.detached {
+            ((try? ControlSocket.all()) ?? []).compactMap { path in ControlClient.status(path: path).map { (path, $0) } }
+        }.value
     }
 }

@@ -74,7 +74,7 @@ struct WatchCommand: AsyncParsableCommand {
                 for (engine, status, remote) in engines {
                     let host = SharedSessionHost(role: ControlRole.watch, localRoot: absolutePath(project.localRoot), remoteRoot: remote.path,
                                                  watch: engine, status: status, logger: logger, client: { engine.client })
-                    if let server = try? ControlServer.startReplacingKeeper(endpoint: try connector.resolve(remote).endpoint, logger: logger,
+                    if let server = try? ControlServer.startReplacingKeeper(key: try connector.resolve(remote).sharingKey, logger: logger,
                                                              handler: { request, channel in await host.handle(request, channel) }) {
                         servers.append(server)
                     }

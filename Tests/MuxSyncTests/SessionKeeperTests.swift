@@ -314,4 +314,41 @@ import Glibc
         #expect(result.stderr.lowercased().contains("refused"), "\(result.stderr)")
         #expect(try keeper.sessions().isEmpty, "no keeper is left behind")
     }
+
+    /// The demo's case: a session kept for one alias is not used by another alias of the same
+    /// server whose known_hosts does not hold the server's key; that command checks the key
+    /// itself (and refuses it) instead of riding a session it would not have opened.
+    @Test func anAliasWithOtherKnownHostsDoesNotRideTheKeptSession() async throws {
+        let keeper = try KeeperLab()
+        defer { keeper.stopAll() }
+        let server = keeper.lab.server
+        let kept = try keeper.push(["--persist", "60"])
+        #expect(kept.succeeded, "\(kept.stderr)")
+        #expect(try keeper.sessions().count == 1)
+
+        let emptyKnownHosts = keeper.lab.path("empty_known_hosts")
+        try Disk.file(emptyKnownHosts, "")
+        let config = keeper.lab.path("stranger_config")
+        try Disk.file(config, """
+            Host stranger
+              HostName \(server.host)
+              Port \(server.port)
+              User \(server.user)
+              IdentityFile \(server.clientKeyPath)
+              IdentitiesOnly yes
+              UserKnownHostsFile \(emptyKnownHosts)
+              StrictHostKeyChecking yes
+
+            """)
+        let stranger = try keeper.lab.runCLI(["exec", "-F", config, "stranger", "--", "echo", "ran"],
+                                             environment: keeper.environment)
+        #expect(!stranger.succeeded && !stranger.stdout.contains("ran"), "\(stranger.stdout) \(stranger.stderr)")
+        #expect(stranger.stderr.lowercased().contains("host key"), "its own check refused the key: \(stranger.stderr)")
+        #expect(try keeper.sessions().count == 1, "no keeper for a server whose key is not trusted")
+        // With the key accepted, that alias gets a session of its own, next to the first.
+        let accepted = try keeper.lab.runCLI(["exec", "-F", config, "--accept-new", "stranger", "--", "echo", "ran"],
+                                             environment: keeper.environment)
+        #expect(accepted.succeeded && accepted.stdout == "ran\n", "\(accepted.stderr)")
+        #expect(try keeper.sessions().count == 2)
+    }
 }

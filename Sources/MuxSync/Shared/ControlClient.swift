@@ -4,17 +4,33 @@ import Foundation
 
 /// Sends one request to a shared session and relays the replies.
 public enum ControlClient {
-    /// The connection to the process sharing `endpoint`'s session, if any.
-    public static func connect(endpoint: String) -> ControlConnection? {
-        guard let path = try? ControlSocket.path(for: endpoint), let fd = ControlSocket.connect(path) else { return nil }
-        return ControlConnection(fd: fd)
+    /// The connection to the process sharing the session found by `key`
+    /// (`SSHTarget.sharingKey`), if any.
+    public static func connect(key: String) -> ControlConnection? {
+        guard let path = try? ControlSocket.path(for: key) else { return nil }
+        return connect(path: path)
     }
 
-    /// Asks the process sharing `endpoint`'s session to give it up; true when it was a
+    /// The connection to the process listening at `path`, if one does.
+    public static func connect(path: String) -> ControlConnection? {
+        ControlSocket.connect(path).map { ControlConnection(fd: $0) }
+    }
+
+    /// Asks the process listening at `path` to give its session up; true when it was a
     /// background keeper and has stopped listening.
-    public static func releaseKeeper(endpoint: String) -> Bool {
-        guard let connection = connect(endpoint: endpoint) else { return false }
+    public static func releaseKeeper(path: String) -> Bool {
+        guard let connection = connect(path: path) else { return false }
         return (try? run(ControlRequest(operation: .release), over: connection) { _ in }) == 0
+    }
+
+    /// What the process listening at `path` answers to `status`; nil if none answers.
+    public static func status(path: String) -> SharedSessionStatus? {
+        guard let connection = connect(path: path) else { return nil }
+        var status: SharedSessionStatus?
+        _ = try? run(ControlRequest(operation: .status), over: connection) { reply in
+            if let value = reply.status { status = value }
+        }
+        return status
     }
 
     /// Sends `request` and hands every reply to `handle` until the exit code

@@ -20,22 +20,24 @@ public final class ControlServer: @unchecked Sendable {
     private let logger: Logger
     private let stopped = Locked(false)
 
-    /// Starts listening; nil when another live process already serves `endpoint`.
-    public static func start(endpoint: String, logger: Logger, handler: @escaping Handler) throws -> ControlServer? {
-        try start(path: ControlSocket.path(for: endpoint), logger: logger, handler: handler)
+    /// Starts listening for the session found by `key` (`SSHTarget.sharingKey`); nil when
+    /// another live process already serves it.
+    public static func start(key: String, logger: Logger, handler: @escaping Handler) throws -> ControlServer? {
+        try start(path: ControlSocket.path(for: key), logger: logger, handler: handler)
     }
 
-    /// ``start(endpoint:logger:handler:)``, but a background keeper (``ControlRole/keeper``)
+    /// ``start(key:logger:handler:)``, but a background keeper (``ControlRole/keeper``)
     /// holding the socket is asked to give way first; nil when a watch or `muxsync connect`
     /// holds it.
-    public static func startReplacingKeeper(endpoint: String, logger: Logger,
+    public static func startReplacingKeeper(key: String, logger: Logger,
                                             handler: @escaping Handler) throws -> ControlServer? {
-        if let server = try start(endpoint: endpoint, logger: logger, handler: handler) { return server }
-        guard ControlClient.releaseKeeper(endpoint: endpoint) else { return nil }
-        logger.info("took over the shared session socket of a background session for \(endpoint)")
+        let path = try ControlSocket.path(for: key)
+        if let server = try start(path: path, logger: logger, handler: handler) { return server }
+        guard ControlClient.releaseKeeper(path: path) else { return nil }
+        logger.info("took over the shared session socket of a background session at \(path)")
         // The keeper removes its socket before it answers; a client may still be connecting to it.
         for _ in 0..<200 {
-            if let server = try start(endpoint: endpoint, logger: logger, handler: handler) { return server }
+            if let server = try start(path: path, logger: logger, handler: handler) { return server }
             usleep(10_000)
         }
         return nil

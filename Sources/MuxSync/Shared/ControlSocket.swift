@@ -38,9 +38,9 @@ public enum ControlSocket {
         return base
     }
 
-    /// The socket of the session to `endpoint` ("user@host:port").
-    public static func path(for endpoint: String) throws -> String {
-        try directory() + "/" + SyncStateStore.key(endpoint) + ".sock"
+    /// The socket of the session found by `key` (`SSHTarget.sharingKey`).
+    public static func path(for key: String) throws -> String {
+        try directory() + "/" + SyncStateStore.key(key) + ".sock"
     }
 
     /// Every socket in the directory (for `muxsync status`).
