@@ -15,12 +15,7 @@ public enum MuxsyncVersion {
     /// by an older build is replaced rather than asked to serve a newer client.
     public static let buildID: String = {
         var st = stat()
-        #if os(Linux)
-        let path = "/proc/self/exe"
-        #else
-        let path = CommandLine.arguments[0]
-        #endif
-        guard stat(path, &st) == 0 else { return string }
+        guard stat(runningExecutable, &st) == 0 else { return string }
         #if os(Linux)
         let seconds = st.st_mtim.tv_sec, nanoseconds = st.st_mtim.tv_nsec
         #else
@@ -28,4 +23,23 @@ public enum MuxsyncVersion {
         #endif
         return "\(string)/\(st.st_size)/\(seconds).\(nanoseconds)"
     }()
+
+    /// The running executable's file, even if it was replaced or removed since it started.
+    static var runningExecutable: String {
+        #if os(Linux)
+        return "/proc/self/exe"
+        #else
+        return CommandLine.arguments[0]
+        #endif
+    }
+
+    /// The running executable's path, to start another muxsync of the same build.
+    public static var executablePath: String {
+        #if os(Linux)
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(runningExecutable, &buffer, buffer.count - 1)
+        if count > 0 { return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        #endif
+        return CommandLine.arguments[0]
+    }
 }

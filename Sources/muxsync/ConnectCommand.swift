@@ -44,12 +44,13 @@ struct ConnectCommand: AsyncParsableCommand {
             // A keeper outlives the command that started it: it must not pin that directory.
             if keeper { _ = FileManager.default.changeCurrentDirectoryPath("/") }
             let usage = SessionUsage()
-            let released = Locked(false)
+            // The first of: released, a stop signal, the session ended, unused for `persist` s.
+            let (endings, ending) = AsyncStream.makeStream(of: String.self)
             let serving = Locked<ControlServer?>(nil)
             let host = SharedSessionHost(role: keeper ? ControlRole.keeper : ControlRole.connect, localRoot: nil,
                                          remoteRoot: spec.path.isEmpty ? nil : spec.path, watch: nil, status: nil,
                                          logger: logger, onRelease: {
-                                             released.withLock { $0 = true }
+                                             ending.yield("a watch or `muxsync connect` took the socket over")
                                              // At once, before the answer: whoever asked binds the socket next.
                                              serving.withLock { $0 }?.stop()
                                          }, client: { client })
@@ -71,23 +72,28 @@ struct ConnectCommand: AsyncParsableCommand {
                 let until = persist.map { "until \(Int($0)) s pass unused" } ?? "until Ctrl-C"
                 StandardStream.error.write("holding a session to \(client.session.endpoint) at \(server.path) \(until)\n")
             }
-            let waiter = Task {
-                while !Task.isCancelled && !client.session.isClosed {
-                    if released.withLock({ $0 }) { break }
-                    // Coarse on purpose: an idle session wakes 4 times a second, no more (a
-                    // release stops the server at once; this only ends the process).
-                    try await Task.sleep(for: .milliseconds(250))
-                    if let persist, usage.idleSeconds() > persist { break }
-                }
+            let stops = StopSignals { ending.yield("stopped by a signal") }
+            let lost = Task {
+                await client.session.waitUntilEnded()
+                ending.yield("the connection was lost")
             }
-            let stops = StopSignals { waiter.cancel() }
-            _ = try? await waiter.value
+            // Sleeps until the session could first have been unused for `persist` s, then looks again.
+            let idle = Task {
+                guard let persist else { return }
+                while !Task.isCancelled {
+                    let left = persist - usage.idleSeconds()
+                    if left <= 0 { break }
+                    try await Task.sleep(for: .seconds(left + 0.01))
+                }
+                ending.yield("unused for \(Int(persist)) s")
+            }
+            var reasons = endings.makeAsyncIterator()
+            let why = await reasons.next() ?? "stopped"
             stops.cancel()
+            lost.cancel()
+            idle.cancel()
             server.stop()
             if !connection.quiet {
-                let why = released.withLock({ $0 }) ? "a watch or `muxsync connect` took the socket over"
-                    : client.session.isClosed ? "the connection was lost"
-                    : waiter.isCancelled ? "stopped by a signal" : "unused for \(Int(persist ?? 0)) s"
                 StandardStream.error.write("\(Date()) closing the session to \(client.session.endpoint): \(why)\n")
             }
             // Requests already running (a push from another terminal) finish first.

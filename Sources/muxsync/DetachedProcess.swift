@@ -14,14 +14,6 @@ import Foundation
 struct DetachedProcess {
     let pid: pid_t
 
-    /// This executable, to start another muxsync of the same build.
-    static func currentExecutable() -> String {
-        #if os(Linux)
-        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
-        #endif
-        return CommandLine.arguments[0]
-    }
-
     /// Starts `executable` with `arguments`; throws with errno's text if it cannot.
     static func spawn(_ executable: String, _ arguments: [String], log: String) throws -> DetachedProcess {
         var actions = posix_spawn_file_actions_t()

@@ -64,7 +64,7 @@ enum SessionKeeper {
         if options.acceptNew { arguments.append("--accept-new") }
         let child: DetachedProcess
         do {
-            child = try DetachedProcess.spawn(DetachedProcess.currentExecutable(), arguments, log: log)
+            child = try DetachedProcess.spawn(MuxsyncVersion.executablePath, arguments, log: log)
         } catch {
             logger.info("not keeping the session open: \(error)")
             return nil
