@@ -245,18 +245,11 @@ public struct PushJob: Sendable {
         (try? LocalStat.ofPath(RemotePath.join(localRoot, path)))??.isDirectory ?? false
     }
 
-    /// `filesInFlight`, kept under what one sftp-server may hold open (the first burst
-    /// can land on one channel while the others are still opening).
-    private var effectiveWindow: Int {
-        let handles = client.limits.maxOpenHandles
-        guard handles > 0 else { return options.filesInFlight }
-        return max(1, min(options.filesInFlight, Int(clamping: handles) / 2))
-    }
 
     private func run(_ actions: [PushAction], context: Context) async {
         guard !actions.isEmpty else { return }
         let tally = context.tally
-        try? await pipelined(actions, window: effectiveWindow) { action in
+        try? await pipelined(actions, window: client.filesInFlight(upTo: options.filesInFlight)) { action in
             guard !Task.isCancelled else { return }
             do {
                 try await perform(action, context: context)

@@ -65,6 +65,15 @@ public final class SFTPClient: Sendable {
     public var primary: SFTPChannel { pool.withLock { $0[0] } }
 
     public var limits: SFTPLimits { primary.limits }
+
+    /// How many files a job may have open at once, asking for `wanted`: kept under half of
+    /// what one sftp-server may hold open (the first burst can land on one channel while the
+    /// others are still opening).
+    public func filesInFlight(upTo wanted: Int) -> Int {
+        let handles = limits.maxOpenHandles
+        guard handles > 0 else { return wanted }
+        return max(1, min(wanted, Int(clamping: handles) / 2))
+    }
     public var extensions: [String: String] { primary.extensions }
     public func supports(_ name: String) -> Bool { primary.supports(name) }
 

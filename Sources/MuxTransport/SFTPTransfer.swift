@@ -279,6 +279,11 @@ extension SFTPClient {
         let first = striped ? primary : nextChannel()
         let firstHandle = try await first.open(remotePath, flags: [.read])
         let chunk = UInt64(first.limits.readChunkLength)
+        if !striped && remaining <= chunk {
+            return try await downloadInOneRead(first, firstHandle, length: length, from: offset, into: local,
+                                               zeroBlocksAsHoles: zeroBlocksAsHoles, tuning: tuning,
+                                               progress: progress, watermark: watermark)
+        }
         let chunkCount = Int((remaining + chunk - 1) / chunk)
         let prefix = Locked((next: 0, done: Set<Int>()))
         let completed: @Sendable (Int) -> Void = { index in
@@ -323,5 +328,37 @@ extension SFTPClient {
         for handle in others { try await handle.channel.close(handle) }
         try await first.close(firstHandle)
         return remaining
+    }
+
+    /// A file that fits one READ: the READ and the CLOSE go in one flight, so a small file
+    /// costs two round trips (OPEN; READ + CLOSE) instead of three. A short read (a server
+    /// that answers less than asked) goes on over a new handle.
+    private func downloadInOneRead(_ channel: SFTPChannel, _ handle: SFTPHandle, length: UInt64, from offset: UInt64,
+                                   into local: LocalFile, zeroBlocksAsHoles: Bool, tuning: TransferTuning,
+                                   progress: (@Sendable (Int) -> Void)?,
+                                   watermark: (@Sendable (UInt64) -> Void)?) async throws -> UInt64 {
+        let replies = try await channel.sendBatch([.read(handle: handle.bytes, offset: offset, length: UInt32(length - offset)),
+                                                   .close(handle: handle.bytes)])
+        guard case .data(_, let bytes) = replies[0], !bytes.isEmpty else {
+            if case .status(_, let status) = replies[0], status.code == .eof {
+                throw SFTPError(operation: "read", path: handle.path,
+                                status: SFTPStatus(code: .eof, message: "the file shrank while being read"))
+            }
+            throw SFTPChannel.failure(replies[0], "read", handle.path)
+        }
+        try SFTPChannel.expectOK(replies[1], "close", handle.path)
+        let got = UInt64(min(bytes.count, Int(length - offset)))
+        let data = got < UInt64(bytes.count) ? Array(bytes.prefix(Int(got))) : bytes
+        if zeroBlocksAsHoles {
+            try local.writeSkippingZeroBlocks(data, at: offset)
+        } else {
+            try local.write(data, at: offset)
+        }
+        progress?(data.count)
+        watermark?(offset + got)
+        guard offset + got < length else { return got }
+        return got + (try await download(handle.path, length: length, from: offset + got, into: local.fd, localPath: local.path,
+                                         zeroBlocksAsHoles: zeroBlocksAsHoles, tuning: tuning,
+                                         progress: progress, watermark: watermark))
     }
 }
