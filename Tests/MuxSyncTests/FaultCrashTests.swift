@@ -45,13 +45,7 @@ struct FaultCrashTests {
         for round in 1...rounds {
             var next = tree.mutated(random: &random, fraction: 0.3, round: round)
             for index in 0..<3 { next.files["big/b\(index).bin"] = random.data(3 << 20) }  // keeps the push busy
-            for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data, mtime: Self.t0 + Int64(round) * 10)
-            }
+            try next.write(to: local, over: tree, mtime: Self.t0 + Int64(round) * 10)
 
             // 8 MB/s: the ~12 MB of changes take over a second, so the kill lands mid-push.
             proxy.bandwidth = 8 << 20

@@ -61,14 +61,35 @@ struct FaultTree {
         return tree
     }
 
-    /// Writes every file under `root` (creating directories), removing files not in the tree.
+    /// Writes every file under `root` (creating directories).
     func write(to root: String, mtime: Int64) throws {
         for (path, data) in files {
-            let full = root + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            try Disk.file(full, data, mtime: mtime)
+            try Self.writeFile(path, data, under: root, mtime: mtime)
         }
+    }
+
+    /// Turns `root`, which holds `old`, into this tree, as an editor would: removes the files
+    /// `old` has and this tree lacks (unless `removing` is false), then writes the new and the
+    /// changed ones (mtime `mtime`, or now). Returns the bytes written.
+    @discardableResult
+    func write(to root: String, over old: FaultTree, mtime: Int64? = nil, removing: Bool = true) throws -> Int {
+        if removing {
+            for path in old.files.keys where files[path] == nil { unlink(root + "/" + path) }
+        }
+        var written = 0
+        for (path, data) in files where old.files[path] != data {
+            try Self.writeFile(path, data, under: root, mtime: mtime)
+            written += data.count
+        }
+        return written
+    }
+
+    /// Writes `root/path`, creating its directories.
+    private static func writeFile(_ path: String, _ data: Data, under root: String, mtime: Int64?) throws {
+        let full = root + "/" + path
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        try Disk.file(full, data, mtime: mtime)
     }
 
     /// A new version: about `fraction` of the files rewritten (some grown, some shrunk),

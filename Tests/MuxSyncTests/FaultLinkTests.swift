@@ -19,17 +19,6 @@ import Darwin
 struct FaultLinkTests {
     static let t0: Int64 = 1_700_090_000
 
-    /// Applies `next` to the local tree (removed, changed and new files; mtime given or now).
-    static func apply(_ next: FaultTree, over tree: FaultTree, at local: String, mtime: Int64? = nil) throws {
-        for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-        for (path, data) in next.files where tree.files[path] != data {
-            let full = local + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            try Disk.file(full, data, mtime: mtime)
-        }
-    }
-
     // MARK: Push
 
     @Test func pushThroughAJitteryLinkConverges() async throws {
@@ -51,7 +40,7 @@ struct FaultLinkTests {
 
         // Changed, removed and new files; the large same-size ones go through the delta path.
         let next = tree.mutated(random: &random, fraction: 0.3, round: 1)
-        try Self.apply(next, over: tree, at: local, mtime: Self.t0 + 10)
+        try next.write(to: local, over: tree, mtime: Self.t0 + 10)
         tree = next
         let second = try await lab.push(local, to: remote, options: options, port: proxy.port)
         #expect(second.failures.isEmpty, "\(second.failures)")
@@ -107,7 +96,7 @@ struct FaultLinkTests {
 
         for round in 1...rounds {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
-            try Self.apply(next, over: tree, at: local)
+            try next.write(to: local, over: tree)
             tree = next
             let caughtUp = await eventually(120) { try regularFiles(under: remote) == tree.files }
             #expect(caughtUp, "round \(round): the remote did not catch up; watch ended: \(watch.ended ?? "no")")

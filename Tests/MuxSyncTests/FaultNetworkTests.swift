@@ -48,15 +48,7 @@ struct FaultNetworkTests {
         var failedRuns = 0
         for round in 1...cuts {
             let next = tree.mutated(random: &random, fraction: 0.3, round: round)
-            var changedBytes = 0
-            for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data, mtime: Self.t0 + Int64(round) * 10)
-                changedBytes += data.count
-            }
+            let changedBytes = try next.write(to: local, over: tree, mtime: Self.t0 + Int64(round) * 10)
             // Anywhere from the SSH handshake to a little past the end of the payload.
             let point = 1 + Int(random.next() % UInt64(changedBytes + changedBytes / 10 + 65_536))
             proxy.cutAfter(bytes: point, direction: .up)

@@ -45,13 +45,7 @@ struct FaultWatchCrashTests {
         var next = tree.mutated(random: &random, fraction: 0.3, round: 1)
         for index in 0..<3 { next.files["big/b\(index).bin"] = random.data(3 << 20) }
         proxy.bandwidth = 8 << 20
-        for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-        for (path, data) in next.files where tree.files[path] != data {
-            let full = local + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            try Disk.file(full, data, mtime: Self.t0 + 10)
-        }
+        try next.write(to: local, over: tree, mtime: Self.t0 + 10)
         let writing = await eventually(60) { Disk.hasTemporary(under: remote) }
         try await Task.sleep(for: .milliseconds(Int(random.next() % 500)))
         first.signal(SIGKILL)

@@ -40,13 +40,7 @@ struct FaultWatchTests {
 
         func edit(_ round: Int) throws {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
-            for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data)
-            }
+            try next.write(to: local, over: tree)
             tree = next
         }
 
@@ -156,12 +150,7 @@ struct FaultWatchTests {
         var counts: [Int] = []
         for round in 1...3 {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data)
-            }
+            try next.write(to: local, over: tree, removing: false)
             tree = next
             #expect(await eventually(60) { try regularFiles(under: remote).filter { tree.files[$0.key] != nil } == tree.files })
             proxy.cutAll()
