@@ -27,12 +27,9 @@ struct FaultCrashTests {
         let rounds = FaultEnvironment.count(3, soak: 12)
         let seed = FaultEnvironment.seed(0xC0FF_EE11)
         var random = SeededGenerator(seed: seed)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
-        let destination = "synclab-proxy-\(proxy.port):" + remote
+        let destination = lab.proxied(remote, via: proxy)
         let push = ["push", "-F", lab.server.sshConfigPath, "--delete", local, destination]
 
         var tree = FaultTree.generate(count: 300, random: &random)
@@ -90,8 +87,7 @@ struct FaultCrashTests {
 
     @Test func killedPullLeavesNoPartialUnderARealNameAndTheRerunResumes() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE12))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let remote = try lab.makeDirectory("remote")
         var files: [String: Data] = ["big-a.bin": random.data(48 << 20), "big-b.bin": random.data(40 << 20)]
@@ -102,7 +98,7 @@ struct FaultCrashTests {
 
         // 24 MB/s: a resume marker (written per 32 MiB of complete prefix) appears after ~2 s.
         proxy.bandwidth = 24 << 20
-        let child = try lab.spawnCLI(["pull", "-F", lab.server.sshConfigPath, "synclab-proxy-\(proxy.port):" + remote, local],
+        let child = try lab.spawnCLI(["pull", "-F", lab.server.sshConfigPath, lab.proxied(remote, via: proxy), local],
                                      log: lab.path("pull.log"))
         let marked = await eventually(90) { !Disk.names(under: local, endingWith: ".offset").isEmpty || !child.isRunning }
         child.signal(SIGKILL)

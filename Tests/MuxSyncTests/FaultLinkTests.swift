@@ -23,12 +23,9 @@ struct FaultLinkTests {
 
     @Test func pushThroughAJitteryLinkConverges() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE31))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
         proxy.jitter = 0.2
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var options = PushOptions()
         options.delete = true
 
@@ -52,13 +49,10 @@ struct FaultLinkTests {
 
     @Test func pushThroughABandwidthCapConverges() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE32))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
         let cap = 2 << 20
         proxy.bandwidth = cap
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         let tree = FaultTree.generate(count: 100, random: &random)  // two 1-2 MiB files, ~4 MB in all
         try tree.write(to: local, mtime: Self.t0)
         proxy.resetCounters()
@@ -79,26 +73,20 @@ struct FaultLinkTests {
     @Test func watchThroughJitterAndACapConverges() async throws {
         let rounds = FaultEnvironment.count(4, soak: 15)
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE33))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
         proxy.jitter = 0.15
         proxy.bandwidth = 4 << 20
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var tree = FaultTree.generate(count: 60, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state")) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files }, "initial sync")
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120), "initial sync")
 
         for round in 1...rounds {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
             try next.write(to: local, over: tree)
             tree = next
-            let caughtUp = await eventually(120) { try regularFiles(under: remote) == tree.files }
+            let caughtUp = await eventuallyHolds(remote, tree.files, within: 120)
             #expect(caughtUp, "round \(round): the remote did not catch up; watch ended: \(watch.ended ?? "no")")
             if !caughtUp {
                 Issue.record("watch said:\n\(watch.events.lines.suffix(30).joined(separator: "\n"))")

@@ -29,11 +29,8 @@ struct FaultNetworkTests {
     /// rerun, check the remote equals the local tree. `force` turns conflict detection off.
     static func pushCuts(_ cuts: Int, seed: UInt64, force: Bool) async throws {
         var random = SeededGenerator(seed: seed)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var options = PushOptions()
         options.delete = true
         options.force = force
@@ -132,8 +129,7 @@ struct FaultNetworkTests {
         let cuts = FaultEnvironment.count(4, soak: 25)
         let seed = FaultEnvironment.seed(0xC0FF_EE02)
         var random = SeededGenerator(seed: seed)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let remote = try lab.makeDirectory("remote")
         var files: [String: Data] = ["big-a.bin": random.data(40 << 20), "big-b.bin": random.data(34 << 20)]
@@ -180,8 +176,7 @@ struct FaultNetworkTests {
     // MARK: Keepalive
 
     @Test func stalledConnectionIsDeclaredLostByKeepalive() async throws {
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let target = lab.fastKeepaliveTarget(port: proxy.port)
         let idle = try await lab.connect(target: target)
@@ -225,8 +220,7 @@ extension FaultNetworkTests {
     /// The proxy accepts and resets at once (as a server at MaxStartups, or a firewall, does):
     /// the error must say the connection was closed, not blame the server's ciphers.
     @Test func connectionRefusedDuringTheHandshakeIsNotBlamedOnCiphers() async throws {
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         proxy.refuseNew = true
         var failure: Error?

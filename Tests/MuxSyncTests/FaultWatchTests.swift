@@ -23,20 +23,14 @@ struct FaultWatchTests {
     @Test func watchConvergesThroughRepeatedCutsAndAStall() async throws {
         let rounds = FaultEnvironment.count(4, soak: 20)
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE03))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var tree = FaultTree.generate(count: 60, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
         // force: a cut that loses a rename's reply leaves a stale record and a false conflict
         // (bug of interruptedPushLeavesNoFalseConflicts, which watch shares).
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state"), force: true) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files }, "initial sync")
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy, force: true)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120), "initial sync")
 
         func edit(_ round: Int) throws {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
@@ -52,7 +46,7 @@ struct FaultWatchTests {
             try await Task.sleep(for: .milliseconds(Int(random.next() % 400)))
             proxy.cutAll()
             try edit(round * 2 + 1)
-            let caughtUp = await eventually(120) { try regularFiles(under: remote) == tree.files }
+            let caughtUp = await eventuallyHolds(remote, tree.files, within: 120)
             #expect(caughtUp, "round \(round): the remote did not catch up; watch ended: \(watch.ended ?? "no")")
         }
         let lostBefore = watch.count("connection lost")
@@ -65,7 +59,7 @@ struct FaultWatchTests {
         proxy.stall = false
         #expect(watch.ended == nil, "the watch stopped: \(watch.ended ?? "")")
 
-        let converged = await eventually(180) { try regularFiles(under: remote) == tree.files }
+        let converged = await eventuallyHolds(remote, tree.files, within: 180)
         #expect(converged, "the remote did not converge to the local tree")
         if !converged {
             let got = (try? regularFiles(under: remote)) ?? [:]
@@ -95,18 +89,12 @@ struct FaultWatchTests {
     @Test
     func watchSurvivesALossDuringTheReconcileAfterReconnecting() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE05))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         let tree = FaultTree.generate(count: 200, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state")) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files }, "initial sync")
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120), "initial sync")
 
         // Lose the link, and stall the new one as soon as it is up: the reconciling push hangs,
         // keepalive ends that session too.
@@ -135,18 +123,12 @@ struct FaultWatchTests {
     @Test
     func watchLeavesNoSpareFilesAfterReconnects() async throws {
         var random = SeededGenerator(seed: 3)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var tree = FaultTree.generate(count: 60, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state"), force: true) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files })
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy, force: true)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120))
         var counts: [Int] = []
         for round in 1...3 {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
@@ -169,11 +151,8 @@ struct FaultWatchTests {
     /// second; afterReconcile then dropped the queued change); passes with the reconnect rework.
     @Test
     func watchKeepsASameSizeEditMadeWithinTheSameSecondWhileDisconnected() async throws {
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         let path = local + "/config.py"
         try Disk.file(path, "lr = 0.001\n")
         let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state")) {
