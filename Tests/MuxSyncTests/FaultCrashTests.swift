@@ -90,10 +90,9 @@ struct FaultCrashTests {
         let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let remote = try lab.makeDirectory("remote")
-        var files: [String: Data] = ["big-a.bin": random.data(48 << 20), "big-b.bin": random.data(40 << 20)]
-        for index in 0..<30 { files["small/s\(index).dat"] = random.data(1_000 + Int(random.next() % 60_000)) }
-        try FaultTree(files: files).write(to: remote, mtime: Self.t0)
-        let total = files.values.reduce(0) { $0 + $1.count }
+        let source = FaultTree.bigAndSmall(bigA: 48 << 20, bigB: 40 << 20, small: 30, random: &random)
+        try source.write(to: remote, mtime: Self.t0)
+        let (files, total) = (source.files, source.totalBytes)
         let local = lab.path("dest")
 
         // 24 MB/s: a resume marker (written per 32 MiB of complete prefix) appears after ~2 s.

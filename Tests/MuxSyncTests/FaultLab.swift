@@ -61,6 +61,15 @@ struct FaultTree {
         return tree
     }
 
+    /// What the pull fault tests fetch: `big-a.bin` and `big-b.bin` of `bigA` and `bigB` bytes
+    /// (large enough for resume markers and a cut or a kill mid-file), and `small` files of
+    /// 1-61 kB under small/.
+    static func bigAndSmall(bigA: Int, bigB: Int, small: Int, random: inout SeededGenerator) -> FaultTree {
+        var files: [String: Data] = ["big-a.bin": random.data(bigA), "big-b.bin": random.data(bigB)]
+        for index in 0..<small { files["small/s\(index).dat"] = random.data(1_000 + Int(random.next() % 60_000)) }
+        return FaultTree(files: files)
+    }
+
     /// Writes every file under `root` (creating directories).
     func write(to root: String, mtime: Int64) throws {
         for (path, data) in files {

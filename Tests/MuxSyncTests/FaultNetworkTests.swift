@@ -132,10 +132,9 @@ struct FaultNetworkTests {
         let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let remote = try lab.makeDirectory("remote")
-        var files: [String: Data] = ["big-a.bin": random.data(40 << 20), "big-b.bin": random.data(34 << 20)]
-        for index in 0..<40 { files["small/s\(index).dat"] = random.data(1_000 + Int(random.next() % 60_000)) }
-        try FaultTree(files: files).write(to: remote, mtime: Self.t0)
-        let total = files.values.reduce(0) { $0 + $1.count }
+        let source = FaultTree.bigAndSmall(bigA: 40 << 20, bigB: 34 << 20, small: 40, random: &random)
+        try source.write(to: remote, mtime: Self.t0)
+        let (files, total) = (source.files, source.totalBytes)
 
         var resumedFiles = 0
         for round in 1...cuts {
