@@ -27,12 +27,9 @@ struct FaultCrashTests {
         let rounds = FaultEnvironment.count(3, soak: 12)
         let seed = FaultEnvironment.seed(0xC0FF_EE11)
         var random = SeededGenerator(seed: seed)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
-        let destination = "synclab-proxy-\(proxy.port):" + remote
+        let destination = lab.proxied(remote, via: proxy)
         let push = ["push", "-F", lab.server.sshConfigPath, "--delete", local, destination]
 
         var tree = FaultTree.generate(count: 300, random: &random)
@@ -45,13 +42,7 @@ struct FaultCrashTests {
         for round in 1...rounds {
             var next = tree.mutated(random: &random, fraction: 0.3, round: round)
             for index in 0..<3 { next.files["big/b\(index).bin"] = random.data(3 << 20) }  // keeps the push busy
-            for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data, mtime: Self.t0 + Int64(round) * 10)
-            }
+            try next.write(to: local, over: tree, mtime: Self.t0 + Int64(round) * 10)
 
             // 8 MB/s: the ~12 MB of changes take over a second, so the kill lands mid-push.
             proxy.bandwidth = 8 << 20
@@ -96,19 +87,17 @@ struct FaultCrashTests {
 
     @Test func killedPullLeavesNoPartialUnderARealNameAndTheRerunResumes() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE12))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let remote = try lab.makeDirectory("remote")
-        var files: [String: Data] = ["big-a.bin": random.data(48 << 20), "big-b.bin": random.data(40 << 20)]
-        for index in 0..<30 { files["small/s\(index).dat"] = random.data(1_000 + Int(random.next() % 60_000)) }
-        try FaultTree(files: files).write(to: remote, mtime: Self.t0)
-        let total = files.values.reduce(0) { $0 + $1.count }
+        let source = FaultTree.bigAndSmall(bigA: 48 << 20, bigB: 40 << 20, small: 30, random: &random)
+        try source.write(to: remote, mtime: Self.t0)
+        let (files, total) = (source.files, source.totalBytes)
         let local = lab.path("dest")
 
         // 24 MB/s: a resume marker (written per 32 MiB of complete prefix) appears after ~2 s.
         proxy.bandwidth = 24 << 20
-        let child = try lab.spawnCLI(["pull", "-F", lab.server.sshConfigPath, "synclab-proxy-\(proxy.port):" + remote, local],
+        let child = try lab.spawnCLI(["pull", "-F", lab.server.sshConfigPath, lab.proxied(remote, via: proxy), local],
                                      log: lab.path("pull.log"))
         let marked = await eventually(90) { !Disk.names(under: local, endingWith: ".offset").isEmpty || !child.isRunning }
         child.signal(SIGKILL)

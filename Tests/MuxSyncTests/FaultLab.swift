@@ -61,14 +61,44 @@ struct FaultTree {
         return tree
     }
 
-    /// Writes every file under `root` (creating directories), removing files not in the tree.
+    /// What the pull fault tests fetch: `big-a.bin` and `big-b.bin` of `bigA` and `bigB` bytes
+    /// (large enough for resume markers and a cut or a kill mid-file), and `small` files of
+    /// 1-61 kB under small/.
+    static func bigAndSmall(bigA: Int, bigB: Int, small: Int, random: inout SeededGenerator) -> FaultTree {
+        var files: [String: Data] = ["big-a.bin": random.data(bigA), "big-b.bin": random.data(bigB)]
+        for index in 0..<small { files["small/s\(index).dat"] = random.data(1_000 + Int(random.next() % 60_000)) }
+        return FaultTree(files: files)
+    }
+
+    /// Writes every file under `root` (creating directories).
     func write(to root: String, mtime: Int64) throws {
         for (path, data) in files {
-            let full = root + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            try Disk.file(full, data, mtime: mtime)
+            try Self.writeFile(path, data, under: root, mtime: mtime)
         }
+    }
+
+    /// Turns `root`, which holds `old`, into this tree, as an editor would: removes the files
+    /// `old` has and this tree lacks (unless `removing` is false), then writes the new and the
+    /// changed ones (mtime `mtime`, or now). Returns the bytes written.
+    @discardableResult
+    func write(to root: String, over old: FaultTree, mtime: Int64? = nil, removing: Bool = true) throws -> Int {
+        if removing {
+            for path in old.files.keys where files[path] == nil { unlink(root + "/" + path) }
+        }
+        var written = 0
+        for (path, data) in files where old.files[path] != data {
+            try Self.writeFile(path, data, under: root, mtime: mtime)
+            written += data.count
+        }
+        return written
+    }
+
+    /// Writes `root/path`, creating its directories.
+    private static func writeFile(_ path: String, _ data: Data, under root: String, mtime: Int64?) throws {
+        let full = root + "/" + path
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        try Disk.file(full, data, mtime: mtime)
     }
 
     /// A new version: about `fraction` of the files rewritten (some grown, some shrunk),

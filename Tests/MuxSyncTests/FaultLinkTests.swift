@@ -19,27 +19,13 @@ import Darwin
 struct FaultLinkTests {
     static let t0: Int64 = 1_700_090_000
 
-    /// Applies `next` to the local tree (removed, changed and new files; mtime given or now).
-    static func apply(_ next: FaultTree, over tree: FaultTree, at local: String, mtime: Int64? = nil) throws {
-        for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-        for (path, data) in next.files where tree.files[path] != data {
-            let full = local + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            try Disk.file(full, data, mtime: mtime)
-        }
-    }
-
     // MARK: Push
 
     @Test func pushThroughAJitteryLinkConverges() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE31))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
         proxy.jitter = 0.2
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var options = PushOptions()
         options.delete = true
 
@@ -51,7 +37,7 @@ struct FaultLinkTests {
 
         // Changed, removed and new files; the large same-size ones go through the delta path.
         let next = tree.mutated(random: &random, fraction: 0.3, round: 1)
-        try Self.apply(next, over: tree, at: local, mtime: Self.t0 + 10)
+        try next.write(to: local, over: tree, mtime: Self.t0 + 10)
         tree = next
         let second = try await lab.push(local, to: remote, options: options, port: proxy.port)
         #expect(second.failures.isEmpty, "\(second.failures)")
@@ -63,13 +49,10 @@ struct FaultLinkTests {
 
     @Test func pushThroughABandwidthCapConverges() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE32))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
         let cap = 2 << 20
         proxy.bandwidth = cap
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         let tree = FaultTree.generate(count: 100, random: &random)  // two 1-2 MiB files, ~4 MB in all
         try tree.write(to: local, mtime: Self.t0)
         proxy.resetCounters()
@@ -90,26 +73,20 @@ struct FaultLinkTests {
     @Test func watchThroughJitterAndACapConverges() async throws {
         let rounds = FaultEnvironment.count(4, soak: 15)
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE33))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
         proxy.jitter = 0.15
         proxy.bandwidth = 4 << 20
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var tree = FaultTree.generate(count: 60, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state")) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files }, "initial sync")
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120), "initial sync")
 
         for round in 1...rounds {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
-            try Self.apply(next, over: tree, at: local)
+            try next.write(to: local, over: tree)
             tree = next
-            let caughtUp = await eventually(120) { try regularFiles(under: remote) == tree.files }
+            let caughtUp = await eventuallyHolds(remote, tree.files, within: 120)
             #expect(caughtUp, "round \(round): the remote did not catch up; watch ended: \(watch.ended ?? "no")")
             if !caughtUp {
                 Issue.record("watch said:\n\(watch.events.lines.suffix(30).joined(separator: "\n"))")

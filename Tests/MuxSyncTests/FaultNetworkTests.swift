@@ -29,11 +29,8 @@ struct FaultNetworkTests {
     /// rerun, check the remote equals the local tree. `force` turns conflict detection off.
     static func pushCuts(_ cuts: Int, seed: UInt64, force: Bool) async throws {
         var random = SeededGenerator(seed: seed)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var options = PushOptions()
         options.delete = true
         options.force = force
@@ -48,15 +45,7 @@ struct FaultNetworkTests {
         var failedRuns = 0
         for round in 1...cuts {
             let next = tree.mutated(random: &random, fraction: 0.3, round: round)
-            var changedBytes = 0
-            for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data, mtime: Self.t0 + Int64(round) * 10)
-                changedBytes += data.count
-            }
+            let changedBytes = try next.write(to: local, over: tree, mtime: Self.t0 + Int64(round) * 10)
             // Anywhere from the SSH handshake to a little past the end of the payload.
             let point = 1 + Int(random.next() % UInt64(changedBytes + changedBytes / 10 + 65_536))
             proxy.cutAfter(bytes: point, direction: .up)
@@ -140,14 +129,12 @@ struct FaultNetworkTests {
         let cuts = FaultEnvironment.count(4, soak: 25)
         let seed = FaultEnvironment.seed(0xC0FF_EE02)
         var random = SeededGenerator(seed: seed)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let remote = try lab.makeDirectory("remote")
-        var files: [String: Data] = ["big-a.bin": random.data(40 << 20), "big-b.bin": random.data(34 << 20)]
-        for index in 0..<40 { files["small/s\(index).dat"] = random.data(1_000 + Int(random.next() % 60_000)) }
-        try FaultTree(files: files).write(to: remote, mtime: Self.t0)
-        let total = files.values.reduce(0) { $0 + $1.count }
+        let source = FaultTree.bigAndSmall(bigA: 40 << 20, bigB: 34 << 20, small: 40, random: &random)
+        try source.write(to: remote, mtime: Self.t0)
+        let (files, total) = (source.files, source.totalBytes)
 
         var resumedFiles = 0
         for round in 1...cuts {
@@ -188,8 +175,7 @@ struct FaultNetworkTests {
     // MARK: Keepalive
 
     @Test func stalledConnectionIsDeclaredLostByKeepalive() async throws {
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         let target = lab.fastKeepaliveTarget(port: proxy.port)
         let idle = try await lab.connect(target: target)
@@ -233,8 +219,7 @@ extension FaultNetworkTests {
     /// The proxy accepts and resets at once (as a server at MaxStartups, or a firewall, does):
     /// the error must say the connection was closed, not blame the server's ciphers.
     @Test func connectionRefusedDuringTheHandshakeIsNotBlamedOnCiphers() async throws {
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy) = try SyncLab.faultsWithProxy()
         defer { proxy.stop() }
         proxy.refuseNew = true
         var failure: Error?

@@ -25,12 +25,9 @@ struct FaultWatchCrashTests {
     @Test func killedWatchLeavesOldOrNewAndTheNextWatchConverges() async throws {
         let seed = FaultEnvironment.seed(0xC0FF_EE41)
         var random = SeededGenerator(seed: seed)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
-        let destination = "synclab-proxy-\(proxy.port):" + remote
+        let destination = lab.proxied(remote, via: proxy)
         let watch = ["watch", "--no-shared", "-F", lab.server.sshConfigPath, local, destination]
 
         let tree = FaultTree.generate(count: 200, random: &random)
@@ -39,19 +36,13 @@ struct FaultWatchCrashTests {
         let first = try lab.spawnCLI(watch, log: firstLog)
         let watching = await eventually(120) { Self.log(firstLog).contains("watching") || !first.isRunning }
         #expect(watching && first.isRunning, "the first watch did not start: \(Self.log(firstLog))")
-        #expect(await eventually(60) { try regularFiles(under: remote) == tree.files }, "initial sync")
+        #expect(await eventuallyHolds(remote, tree.files, within: 60), "initial sync")
 
         // A burst of saves (with three 3 MiB files, so it lasts) through 8 MB/s.
         var next = tree.mutated(random: &random, fraction: 0.3, round: 1)
         for index in 0..<3 { next.files["big/b\(index).bin"] = random.data(3 << 20) }
         proxy.bandwidth = 8 << 20
-        for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-        for (path, data) in next.files where tree.files[path] != data {
-            let full = local + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
-            try Disk.file(full, data, mtime: Self.t0 + 10)
-        }
+        try next.write(to: local, over: tree, mtime: Self.t0 + 10)
         let writing = await eventually(60) { Disk.hasTemporary(under: remote) }
         try await Task.sleep(for: .milliseconds(Int(random.next() % 500)))
         first.signal(SIGKILL)

@@ -23,30 +23,18 @@ struct FaultWatchTests {
     @Test func watchConvergesThroughRepeatedCutsAndAStall() async throws {
         let rounds = FaultEnvironment.count(4, soak: 20)
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE03))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var tree = FaultTree.generate(count: 60, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
         // force: a cut that loses a rename's reply leaves a stale record and a false conflict
         // (bug of interruptedPushLeavesNoFalseConflicts, which watch shares).
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state"), force: true) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files }, "initial sync")
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy, force: true)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120), "initial sync")
 
         func edit(_ round: Int) throws {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
-            for path in tree.files.keys where next.files[path] == nil { unlink(local + "/" + path) }
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data)
-            }
+            try next.write(to: local, over: tree)
             tree = next
         }
 
@@ -58,7 +46,7 @@ struct FaultWatchTests {
             try await Task.sleep(for: .milliseconds(Int(random.next() % 400)))
             proxy.cutAll()
             try edit(round * 2 + 1)
-            let caughtUp = await eventually(120) { try regularFiles(under: remote) == tree.files }
+            let caughtUp = await eventuallyHolds(remote, tree.files, within: 120)
             #expect(caughtUp, "round \(round): the remote did not catch up; watch ended: \(watch.ended ?? "no")")
         }
         let lostBefore = watch.count("connection lost")
@@ -71,7 +59,7 @@ struct FaultWatchTests {
         proxy.stall = false
         #expect(watch.ended == nil, "the watch stopped: \(watch.ended ?? "")")
 
-        let converged = await eventually(180) { try regularFiles(under: remote) == tree.files }
+        let converged = await eventuallyHolds(remote, tree.files, within: 180)
         #expect(converged, "the remote did not converge to the local tree")
         if !converged {
             let got = (try? regularFiles(under: remote)) ?? [:]
@@ -101,18 +89,12 @@ struct FaultWatchTests {
     @Test
     func watchSurvivesALossDuringTheReconcileAfterReconnecting() async throws {
         var random = SeededGenerator(seed: FaultEnvironment.seed(0xC0FF_EE05))
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         let tree = FaultTree.generate(count: 200, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state")) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files }, "initial sync")
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120), "initial sync")
 
         // Lose the link, and stall the new one as soon as it is up: the reconciling push hangs,
         // keepalive ends that session too.
@@ -141,27 +123,16 @@ struct FaultWatchTests {
     @Test
     func watchLeavesNoSpareFilesAfterReconnects() async throws {
         var random = SeededGenerator(seed: 3)
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         var tree = FaultTree.generate(count: 60, random: &random)
         try tree.write(to: local, mtime: Self.t0)
-        let target = lab.fastKeepaliveTarget(port: proxy.port)
-        let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state"), force: true) {
-            try await lab.connect(target: target)
-        }
-        #expect(await eventually(120) { try regularFiles(under: remote) == tree.files })
+        let watch = lab.fastKeepaliveWatch(local, onto: remote, through: proxy, force: true)
+        #expect(await eventuallyHolds(remote, tree.files, within: 120))
         var counts: [Int] = []
         for round in 1...3 {
             let next = tree.mutated(random: &random, fraction: 0.1, round: round, sameSizeEdits: false)
-            for (path, data) in next.files where tree.files[path] != data {
-                let full = local + "/" + path
-                try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try Disk.file(full, data)
-            }
+            try next.write(to: local, over: tree, removing: false)
             tree = next
             #expect(await eventually(60) { try regularFiles(under: remote).filter { tree.files[$0.key] != nil } == tree.files })
             proxy.cutAll()
@@ -180,11 +151,8 @@ struct FaultWatchTests {
     /// second; afterReconcile then dropped the queued change); passes with the reconnect rework.
     @Test
     func watchKeepsASameSizeEditMadeWithinTheSameSecondWhileDisconnected() async throws {
-        let lab = try SyncLab.faults()
-        let proxy = try lab.makeProxy()
+        let (lab, proxy, local, remote) = try SyncLab.faultsWithProxyAndTrees()
         defer { proxy.stop() }
-        let local = try lab.makeDirectory("local")
-        let remote = lab.path("remote")
         let path = local + "/config.py"
         try Disk.file(path, "lr = 0.001\n")
         let watch = FaultWatch(local: local, remote: remote, stateDirectory: lab.path("state")) {
