@@ -172,4 +172,40 @@ import Testing
         #expect(seen == seen.sorted())
         await lab.session.close()
     }
+
+    /// A file small enough for one READ (sent together with its CLOSE): it arrives exactly,
+    /// and one that shrank after it was listed fails with a message that says so, whether it
+    /// is now empty or holds a prefix (read, then asked again for the rest over a new handle).
+    @Test func smallFilesComeInOneReadAndAShrunkOneFails() async throws {
+        let lab = try await Lab()
+        let remote = lab.root + "/small.bin"
+        let bytes = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        FileManager.default.createFile(atPath: remote, contents: Data(bytes))
+
+        func fetch(length: Int) async throws -> [UInt8] {
+            let back = lab.root + "/back-\(length).bin"
+            let out = open(back, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            defer { close(out) }
+            _ = try await lab.client.download(remote, length: UInt64(length), into: out, localPath: back)
+            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: back)))
+        }
+        #expect(try await fetch(length: bytes.count) == bytes)
+        // Listed longer than it now is: the prefix comes, then the rest is missing.
+        do {
+            _ = try await fetch(length: bytes.count + 100)
+            Issue.record("a file shorter than listed must fail")
+        } catch {
+            #expect("\(error)".contains("shrank"), "\(error)")
+        }
+        FileManager.default.createFile(atPath: remote, contents: Data())
+        do {
+            _ = try await fetch(length: bytes.count)
+            Issue.record("an emptied file must fail")
+        } catch {
+            #expect("\(error)".contains("shrank"), "\(error)")
+        }
+        // Every request was answered (the CLOSE sent with the READ included).
+        #expect(try await lab.client.primary.inFlight() == 0)
+        await lab.session.close()
+    }
 }
