@@ -12,11 +12,12 @@ set -euo pipefail
 # C libraries (libssh2, zlib, xxhash) with their pkg-config files; OpenSSH's server,
 # client and sftp-server for the private sshd the integration tests and the demo start;
 # git and rsync for the tests that compare against them; binutils (nm) for the test that
-# keeps Foundation proper out of the binary. libssh2-1-dev brings libssl-dev (libcrypto.a).
+# keeps Foundation proper out of the binary; fish for the test of `exec` under a fish login
+# shell. libssh2-1-dev brings libssl-dev (libcrypto.a).
 PACKAGES=(
     libssh2-1-dev zlib1g-dev libxxhash-dev pkg-config
     openssh-server openssh-client openssh-sftp-server
-    git rsync binutils
+    git rsync binutils fish
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
@@ -29,7 +30,7 @@ is_installed() {
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     say "this script knows Debian/Ubuntu only (no dpkg-query/apt-get here)."
-    say "install by hand: libssh2 (with headers), zlib, xxhash, pkg-config, OpenSSH server+client+sftp-server, git, rsync"
+    say "install by hand: libssh2 (with headers), zlib, xxhash, pkg-config, OpenSSH server+client+sftp-server, git, rsync, fish"
     say "  macOS: brew install libssh2 xxhash pkg-config   (sshd, sftp-server, git, rsync ship with the system/Xcode)"
     exit 1
 fi

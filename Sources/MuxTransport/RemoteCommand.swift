@@ -18,7 +18,23 @@ public struct RemoteExit: Sendable, Equatable {
     }
 }
 
+/// The language of the remote login shell, which runs every exec request's command line.
+/// bash, dash, zsh and ksh speak POSIX sh; fish (a common login shell of developers) reads
+/// quotes the same way once backslashes stand outside them (`ShellQuote`), but has no `$$`.
+public enum RemoteShell: Sendable, Equatable {
+    case posix, fish
+
+    /// The variable holding the shell's own process id.
+    public var pidVariable: String { self == .fish ? "$fish_pid" : "$$" }
+}
+
 extension SSHSession {
+    /// What this server's login shell speaks, as far as an exec has shown (POSIX until then).
+    public var remoteShell: RemoteShell {
+        get { shellDialect.withLock { $0 } }
+        set { shellDialect.withLock { $0 = newValue } }
+    }
+
     /// Runs `command` (a shell command line) on the remote over a new exec
     /// channel of this session: output is handed to `stdout`/`stderr` as it
     /// arrives (on the session thread: keep the handlers quick), standard input
@@ -124,13 +140,22 @@ enum RemoteCommandChannel {
 // MARK: - Quoting for the remote shell
 
 public enum ShellQuote {
-    /// Quotes one argument for a POSIX shell so it arrives exactly as given
-    /// (spaces, quotes, `$`, newlines, globs included).
+    /// Quotes one argument for a POSIX shell (and fish) so it arrives exactly as given
+    /// (spaces, quotes, `$`, newlines, globs included). Quotes and backslashes stand outside
+    /// the single quotes (`'\''`, `\\`): fish, unlike sh, reads `\\` and `\'` inside them.
     public static func quote(_ argument: String) -> String {
         if !argument.isEmpty, argument.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }) {
             return argument
         }
-        return "'" + argument.replacing("'", with: "'\\''") + "'"
+        var quoted = "'"
+        for character in argument {
+            switch character {
+            case "'": quoted += "'\\''"
+            case "\\": quoted += "'\\\\'"
+            default: quoted.append(character)
+            }
+        }
+        return quoted + "'"
     }
 
     /// A command line from argv.

@@ -75,6 +75,8 @@ public final class SSHSession: Sendable {
     public let target: SSHTarget
     let inbox: SessionInbox
     private let counters: WireCounters
+    /// The remote login shell's dialect, once an exec showed it (see `RemoteShell`).
+    let shellDialect = Locked(RemoteShell.posix)
     private let ended = Locked<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     let logger: Logger
 

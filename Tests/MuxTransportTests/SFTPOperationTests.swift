@@ -111,7 +111,7 @@ import Testing
         let channel = lab.client.primary
         let source = lab.root + "/source"
         let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        FileManager.default.createFile(atPath: source, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: source, contents: Data(bytes)))
         let input = try await channel.open(source, flags: [.read])
         let output = try await channel.open(lab.root + "/copy", flags: [.write, .create, .truncate])
         let before = lab.session.wireStats
@@ -149,7 +149,7 @@ import Testing
         let size = 12 << 20 | 12_345  // not a multiple of any chunk size
         let bytes = (0..<size).map { UInt8(truncatingIfNeeded: ($0 >> 7) &* 2_654_435_761 >> 11) }
         let local = lab.root + "/local.bin"
-        FileManager.default.createFile(atPath: local, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: local, contents: Data(bytes)))
         var tuning = TransferTuning()
         tuning.maxChannels = channelCount
         let fd = open(local, O_RDONLY)
@@ -180,7 +180,7 @@ import Testing
         let lab = try await Lab()
         let remote = lab.root + "/small.bin"
         let bytes = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        FileManager.default.createFile(atPath: remote, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: remote, contents: Data(bytes)))
 
         func fetch(length: Int) async throws -> [UInt8] {
             let back = lab.root + "/back-\(length).bin"
@@ -197,7 +197,7 @@ import Testing
         } catch {
             #expect("\(error)".contains("shrank"), "\(error)")
         }
-        FileManager.default.createFile(atPath: remote, contents: Data())
+        #expect(FileManager.default.createFile(atPath: remote, contents: Data()))
         do {
             _ = try await fetch(length: bytes.count)
             Issue.record("an emptied file must fail")
