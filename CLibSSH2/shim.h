@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/types.h>
 #include <libssh2.h>
+#if __has_include(<openssl/crypto.h>)
+#include <openssl/crypto.h>
+#endif
 
 typedef ssize_t (*muxsync_send_fn)(libssh2_socket_t socket, const void *buffer,
                                     size_t length, int flags, void **abstract);
@@ -21,6 +24,16 @@ static inline void muxsync_set_io_callbacks(LIBSSH2_SESSION *_Nonnull session,
                                             muxsync_recv_fn _Nonnull recv_fn) {
     libssh2_session_callback_set(session, LIBSSH2_CALLBACK_SEND, (void *)send_fn);
     libssh2_session_callback_set(session, LIBSSH2_CALLBACK_RECV, (void *)recv_fn);
+}
+
+/// Initialises libcrypto without its exit handler. By default OpenSSL frees its global
+/// state in an atexit handler; a process that exits while a session thread still runs
+/// libssh2 (a watch stopped during its first sync) then crashed in that thread
+/// (RAND_bytes on a freed lock). The operating system frees that memory at exit anyway.
+static inline void muxsync_crypto_init_without_exit_handler(void) {
+#if defined(OPENSSL_INIT_NO_ATEXIT)
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+#endif
 }
 
 /// libssh2_session_init() with an abstract pointer handed back to callbacks.

@@ -82,54 +82,63 @@ public final class WatchEngine: Sendable {
         defer { feeder.cancel() }
 
         var link = try await establish(firstTime: true)
-        let initial = try await reconcile(link, delete: options.deleteOnStart)
-        known.record(initial.localTree)
-        status.emit(.initialSync(initial.summary))
-        status.emit(.watching(source: source.kind, files: initial.localFiles))
-        var lastSave = ContinuousClock.now
+        do {
+            let initial = try await reconcile(link, delete: options.deleteOnStart)
+            known.record(initial.localTree)
+            status.emit(.initialSync(initial.summary))
+            status.emit(.watching(source: source.kind, files: initial.localFiles))
+            var lastSave = ContinuousClock.now
 
-        var checkScheduled = false
-        var check: Task<Void, Never>?
-        defer { check?.cancel() }
-        while !Task.isCancelled {
-            guard let batch = await queue.next() else { break }
-            status.setQueue(batch.count)
-            if !batch.isEmpty && logger.logLevel <= .debug {
-                let shown = batch.prefix(50).map(\.description).joined(separator: ", ") + (batch.count > 50 ? ", ..." : "")
-                logger.debug("applying \(batch.count) event(s): \(shown)")
-            }
-            // Every local change made before this is in the batch or an earlier one.
-            let covered = stamp(ContinuousClock.now - Self.reportingDelay(source.kind, options.pollInterval))
-            do {
-                try await apply(batch, link, covered: covered)
-                if batch.isEmpty {
-                    checkScheduled = false
-                } else {
-                    queue.acknowledge()
+            var checkScheduled = false
+            var check: Task<Void, Never>?
+            defer { check?.cancel() }
+            while !Task.isCancelled {
+                guard let batch = await queue.next() else { break }
+                status.setQueue(batch.count)
+                if !batch.isEmpty && logger.logLevel <= .debug {
+                    let shown = batch.prefix(50).map(\.description).joined(separator: ", ") + (batch.count > 50 ? ", ..." : "")
+                    logger.debug("applying \(batch.count) event(s): \(shown)")
                 }
-                if !checkScheduled, let latest = applier.latestAhead {
-                    // Paths sent ahead of their events are checked once the events cover
-                    // them, even if nothing else happens by then.
-                    checkScheduled = true
-                    let delay = Self.reportingDelay(source.kind, options.pollInterval)
-                    let due = epoch + .nanoseconds(Int64(clamping: latest)) + delay + .milliseconds(20)
-                    check = Task { [queue] in
-                        guard (try? await Task.sleep(until: due, clock: .continuous)) != nil else { return }
-                        queue.wake()
+                // Every local change made before this is in the batch or an earlier one.
+                let covered = stamp(ContinuousClock.now - Self.reportingDelay(source.kind, options.pollInterval))
+                do {
+                    try await apply(batch, link, covered: covered)
+                    if batch.isEmpty {
+                        checkScheduled = false
+                    } else {
+                        queue.acknowledge()
                     }
+                    if !checkScheduled, let latest = applier.latestAhead {
+                        // Paths sent ahead of their events are checked once the events cover
+                        // them, even if nothing else happens by then.
+                        checkScheduled = true
+                        let delay = Self.reportingDelay(source.kind, options.pollInterval)
+                        let due = epoch + .nanoseconds(Int64(clamping: latest)) + delay + .milliseconds(20)
+                        check = Task { [queue] in
+                            guard (try? await Task.sleep(until: due, clock: .continuous)) != nil else { return }
+                            queue.wake()
+                        }
+                    }
+                    status.setQueue(queue.count)
+                    if ContinuousClock.now - lastSave > .seconds(1) || queue.count == 0 {
+                        try? link.state.save()
+                        lastSave = .now
+                    }
+                } catch let error where Self.isConnectionLoss(error) {
+                    queue.requeue(batch)
+                    if !batch.isEmpty { queue.acknowledge() }
+                    currentClient.withLock { $0 = nil }
+                    status.emit(.disconnected("\(error)"))
+                    link = try await reconnect(replacing: link)
                 }
-                status.setQueue(queue.count)
-                if ContinuousClock.now - lastSave > .seconds(1) || queue.count == 0 {
-                    try? link.state.save()
-                    lastSave = .now
-                }
-            } catch let error where Self.isConnectionLoss(error) {
-                queue.requeue(batch)
-                if !batch.isEmpty { queue.acknowledge() }
-                currentClient.withLock { $0 = nil }
-                status.emit(.disconnected("\(error)"))
-                link = try await reconnect(replacing: link)
             }
+        } catch {
+            // Stopped (Ctrl-C, TERM) or failed before the loop ended: spares go, the state is
+            // kept, and the session ends here rather than run on while the process exits.
+            await link.saver.discardAll()
+            try? link.state.save()
+            await link.client.session.close()
+            throw error
         }
         await link.saver.discardAll()
         try? link.state.save()

@@ -236,7 +236,12 @@ struct SessionSetup {
 // MARK: - Library-wide
 
 enum LibSSH2 {
-    private static let initialized: Bool = { libssh2_init(0) == 0 }()
+    private static let initialized: Bool = {
+        // Before libssh2 initialises libcrypto: no exit handler that frees what a session
+        // thread may still use while the process exits (see the shim).
+        muxsync_crypto_init_without_exit_handler()
+        return libssh2_init(0) == 0
+    }()
 
     static func initializeOnce() { _ = initialized }
 
