@@ -17,8 +17,9 @@ public struct PullOptions: Sendable {
     public var dryRun = false
     /// Files in flight at once (kept under what the server may hold open): a small file
     /// costs two round trips (OPEN; READ + CLOSE), so through 50 ms of round trip 2,000
-    /// files took 10.3 s with 32 in flight, 2.8 s with 256, and ~1.2 s with 512 and the
-    /// READ and CLOSE in one flight (docs/benchmarks.md).
+    /// files took 10.3 s with 32 in flight, 2.8 s with 256 (three round trips each), and
+    /// 1.0 s with 512, the READ and CLOSE in one flight and the fsyncs off the cooperative
+    /// pool (over a kept session; docs/benchmarks.md).
     public var filesInFlight = 512
     /// A remote directory lands as LOCAL_DIR/NAME instead of filling LOCAL_DIR
     /// (project-relative pulls: the same place on both sides).

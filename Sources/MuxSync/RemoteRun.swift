@@ -23,14 +23,11 @@ public final class RemoteRun: Sendable {
         self.directory = directory
     }
 
-    /// The command line the remote shell runs. The command is the list's last
-    /// word, not `exec`'d: the shell runs it as `ssh HOST CMD` would (a builtin
-    /// such as `true` or `echo` stays a builtin; bash replaces itself with any
-    /// other command, dash forks it into the same process group). `exec` would
-    /// force an external program and cost a process start (0.45 ms of a 7 ms
-    /// `exec -- true`; docs/benchmarks.md).
-    public var commandLine: String { commandLine(for: session.remoteShell) }
-
+    /// The command line a login shell of `shell`'s kind runs. The command is the list's
+    /// last word, not `exec`'d: the shell runs it as `ssh HOST CMD` would (a builtin such
+    /// as `true` or `echo` stays a builtin; bash replaces itself with any other command,
+    /// dash forks it into the same process group). `exec` would force an external program
+    /// and cost a process start (0.45 ms of a 7 ms `exec -- true`; docs/benchmarks.md).
     func commandLine(for shell: RemoteShell) -> String {
         var line = "echo \"\(Self.marker)\(shell.pidVariable)\" >&2; "
         if let directory { line += "cd \(ShellQuote.quote(directory)) || exit; " }
