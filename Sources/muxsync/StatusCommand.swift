@@ -23,7 +23,9 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         for session in sessions {
-            var line = "\(session.endpoint)  \(session.role) (pid \(session.pid))  \(session.connection)"
+            var line = session.endpoint
+            if let alias = session.alias, !session.endpoint.contains("@\(alias):") { line = "\(alias) (\(line))" }
+            line += "  \(session.role) (pid \(session.pid))  \(session.connection)"
             if let local = session.localRoot, let remote = session.remoteRoot { line += "  \(local) -> \(remote)" }
             line += "  queue \(session.queue)"
             if let latency = session.lastLatencyMilliseconds { line += "  last save \(latency) ms" }

@@ -24,7 +24,7 @@ struct ControlJSONUnitTests {
 
         let status = SharedSessionStatus(endpoint: "u@h:22", pid: 4242, role: "watch", localRoot: "/l", remoteRoot: nil,
                                          connection: "connected", queue: 3, lastLatencyMilliseconds: 12,
-                                         startedAt: 1_764_000_000.25)
+                                         startedAt: 1_764_000_000.25, alias: "gpu")
         let replies: [ControlReply] = [
             .output(.stdout, Array(0...255)), .output(.stderr, []), .line("warning: \"x\"\ttab"), .exit(-3), .exit(130),
             .error("no"), ControlReply(kind: .status, status: status),

@@ -349,6 +349,10 @@ import Glibc
         let accepted = try keeper.lab.runCLI(["exec", "-F", config, "--accept-new", "stranger", "--", "echo", "ran"],
                                              environment: keeper.environment)
         #expect(accepted.succeeded && accepted.stdout == "ran\n", "\(accepted.stderr)")
-        #expect(try keeper.sessions().count == 2)
+        let sessions = try keeper.sessions()
+        #expect(sessions.count == 2)
+        #expect(Set(sessions.compactMap(\.alias)) == [SSHDServer.hostAlias, "stranger"], "\(sessions)")
+        let listed = try keeper.lab.runCLI(["status"], environment: keeper.environment)
+        #expect(listed.stdout.contains("stranger (\(server.user)@"), "status names each alias: \(listed.stdout)")
     }
 }

@@ -195,9 +195,12 @@ public struct SharedSessionStatus: Codable, Sendable, Equatable {
     public var queue: Int
     public var lastLatencyMilliseconds: Int?
     public var startedAt: Double
+    /// The ssh_config name the session was opened for ("gpu"): two sessions to one endpoint
+    /// (aliases with other known_hosts, see `SSHTarget.sharingKey`) tell apart by it.
+    public var alias: String?
 
     public init(endpoint: String, pid: Int32, role: String, localRoot: String?, remoteRoot: String?, connection: String,
-                queue: Int, lastLatencyMilliseconds: Int?, startedAt: Double) {
+                queue: Int, lastLatencyMilliseconds: Int?, startedAt: Double, alias: String? = nil) {
         self.endpoint = endpoint
         self.pid = pid
         self.role = role
@@ -207,6 +210,7 @@ public struct SharedSessionStatus: Codable, Sendable, Equatable {
         self.queue = queue
         self.lastLatencyMilliseconds = lastLatencyMilliseconds
         self.startedAt = startedAt
+        self.alias = alias
     }
 
     /// The status inside a control reply.
@@ -224,6 +228,7 @@ public struct SharedSessionStatus: Codable, Sendable, Equatable {
         lastLatencyMilliseconds = try members.integer("lastLatencyMilliseconds")
         guard let startedAt = try members.number("startedAt") else { throw ControlError.malformed("'startedAt' is missing") }
         self.startedAt = startedAt
+        alias = try members.string("alias")
     }
 
     /// The status as the text of one JSON object (for control replies; `muxsync status --json`
@@ -239,6 +244,7 @@ public struct SharedSessionStatus: Codable, Sendable, Equatable {
         writer.add("queue", queue)
         writer.add("lastLatencyMilliseconds", lastLatencyMilliseconds)
         writer.add("startedAt", startedAt)
+        writer.add("alias", alias)
         return writer.finished()
     }
 }

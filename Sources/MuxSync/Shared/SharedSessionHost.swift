@@ -96,7 +96,7 @@ public final class SharedSessionHost: Sendable {
                                    connection: live?.connection ?? (client?.session.isClosed == false ? "connected" : "closed"),
                                    queue: live?.queue ?? 0,
                                    lastLatencyMilliseconds: live?.lastLatency.map { Int(($0 * 1000).rounded()) },
-                                   startedAt: startedAt)
+                                   startedAt: startedAt, alias: client?.session.target.alias)
     }
 
     // MARK: exec
