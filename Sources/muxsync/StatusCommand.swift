@@ -24,7 +24,9 @@ struct StatusCommand: AsyncParsableCommand {
         }
         for session in sessions {
             var line = session.endpoint
-            if let alias = session.alias, !session.endpoint.contains("@\(alias):") { line = "\(alias) (\(line))" }
+            // The alias, unless it is the host name itself (stdlib calls only: see BinaryLinkTests).
+            let hostAndPort = session.endpoint.split(separator: "@", maxSplits: 1).last.map(String.init) ?? line
+            if let alias = session.alias, !hostAndPort.hasPrefix(alias + ":") { line = "\(alias) (\(line))" }
             line += "  \(session.role) (pid \(session.pid))  \(session.connection)"
             if let local = session.localRoot, let remote = session.remoteRoot { line += "  \(local) -> \(remote)" }
             line += "  queue \(session.queue)"
