@@ -245,7 +245,6 @@ public struct PushJob: Sendable {
         (try? LocalStat.ofPath(RemotePath.join(localRoot, path)))??.isDirectory ?? false
     }
 
-
     private func run(_ actions: [PushAction], context: Context) async {
         guard !actions.isEmpty else { return }
         let tally = context.tally

@@ -82,6 +82,7 @@ public final class WatchEngine: Sendable {
         defer { feeder.cancel() }
 
         var link = try await establish(firstTime: true)
+        var stoppedBy: Error?
         do {
             let initial = try await reconcile(link, delete: options.deleteOnStart)
             known.record(initial.localTree)
@@ -133,16 +134,15 @@ public final class WatchEngine: Sendable {
                 }
             }
         } catch {
-            // Stopped (Ctrl-C, TERM) or failed before the loop ended: spares go, the state is
-            // kept, and the session ends here rather than run on while the process exits.
-            await link.saver.discardAll()
-            try? link.state.save()
-            await link.client.session.close()
-            throw error
+            stoppedBy = error
         }
+        // However it ended (also stopped by Ctrl-C or TERM, or failed, before the loop ended):
+        // spares go, the state is kept, and the session ends here rather than run on while
+        // the process exits.
         await link.saver.discardAll()
         try? link.state.save()
         await link.client.session.close()
+        if let stoppedBy { throw stoppedBy }
         status.finish()
     }
 

@@ -70,6 +70,16 @@ public struct LocalFile: @unchecked Sendable {
     static let holeBlock = 4096
     private static let zeros = [UInt8](repeating: 0, count: holeBlock)
 
+    /// Writes `bytes` at `offset`, all of them, or with `zeroBlocksAsHoles` as
+    /// ``writeSkippingZeroBlocks(_:at:)`` does.
+    public func write(_ bytes: [UInt8], at offset: UInt64, zeroBlocksAsHoles: Bool) throws {
+        if zeroBlocksAsHoles {
+            try writeSkippingZeroBlocks(bytes, at: offset)
+        } else {
+            try write(bytes, at: offset)
+        }
+    }
+
     /// Writes `bytes` at `offset` but leaves every all-zero 4 KiB block (aligned to the
     /// file's offsets) unwritten. Only for a region that holds nothing yet (past the end of
     /// the file, or a hole): what is skipped then reads as zeros and takes no disk space.
@@ -307,15 +317,8 @@ extension SFTPClient {
                                          while position < end {  // a short read asks again for the rest
                                              guard let bytes = try await handle.channel.read(handle, offset: position,
                                                                                               length: UInt32(end - position)),
-                                                   !bytes.isEmpty else {
-                                                 throw SFTPError(operation: "read", path: remotePath,
-                                                                 status: SFTPStatus(code: .eof, message: "the file shrank while being read"))
-                                             }
-                                             if zeroBlocksAsHoles {
-                                                 try local.writeSkippingZeroBlocks(bytes, at: position)
-                                             } else {
-                                                 try local.write(bytes, at: position)
-                                             }
+                                                   !bytes.isEmpty else { throw Self.shrank(remotePath) }
+                                             try local.write(bytes, at: position, zeroBlocksAsHoles: zeroBlocksAsHoles)
                                              position += UInt64(bytes.count)
                                              progress?(bytes.count)
                                          }
@@ -330,6 +333,11 @@ extension SFTPClient {
         return remaining
     }
 
+    /// A remote file that ended before the length it was listed with.
+    private static func shrank(_ path: String) -> SFTPError {
+        SFTPError(operation: "read", path: path, status: SFTPStatus(code: .eof, message: "the file shrank while being read"))
+    }
+
     /// A file that fits one READ: the READ and the CLOSE go in one flight, so a small file
     /// costs two round trips (OPEN; READ + CLOSE) instead of three. A short read (a server
     /// that answers less than asked) goes on over a new handle.
@@ -340,20 +348,13 @@ extension SFTPClient {
         let replies = try await channel.sendBatch([.read(handle: handle.bytes, offset: offset, length: UInt32(length - offset)),
                                                    .close(handle: handle.bytes)])
         guard case .data(_, let bytes) = replies[0], !bytes.isEmpty else {
-            if case .status(_, let status) = replies[0], status.code == .eof {
-                throw SFTPError(operation: "read", path: handle.path,
-                                status: SFTPStatus(code: .eof, message: "the file shrank while being read"))
-            }
+            if case .status(_, let status) = replies[0], status.code == .eof { throw Self.shrank(handle.path) }
             throw SFTPChannel.failure(replies[0], "read", handle.path)
         }
         try SFTPChannel.expectOK(replies[1], "close", handle.path)
         let got = UInt64(min(bytes.count, Int(length - offset)))
         let data = got < UInt64(bytes.count) ? Array(bytes.prefix(Int(got))) : bytes
-        if zeroBlocksAsHoles {
-            try local.writeSkippingZeroBlocks(data, at: offset)
-        } else {
-            try local.write(data, at: offset)
-        }
+        try local.write(data, at: offset, zeroBlocksAsHoles: zeroBlocksAsHoles)
         progress?(data.count)
         watermark?(offset + got)
         guard offset + got < length else { return got }

@@ -48,7 +48,7 @@ struct DetachedProcess {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else {
-            throw SessionKeeperError.spawnFailed(executable, String(cString: strerror(rc)))
+            throw SpawnError(executable: executable, reason: String(cString: strerror(rc)))
         }
         return DetachedProcess(pid: pid)
     }
@@ -67,5 +67,15 @@ struct DetachedProcess {
         #else
         return Array(3..<Int32(min(getdtablesize(), 4096)))
         #endif
+    }
+}
+
+extension DetachedProcess {
+    /// Why the child could not be started.
+    struct SpawnError: Error, CustomStringConvertible {
+        let executable: String
+        let reason: String
+
+        var description: String { "cannot start \(executable): \(reason)" }
     }
 }

@@ -87,14 +87,3 @@ enum SessionKeeper {
         return nil
     }
 }
-
-/// Why a keeper could not be started.
-enum SessionKeeperError: Error, CustomStringConvertible {
-    case spawnFailed(String, String)
-
-    var description: String {
-        switch self {
-        case .spawnFailed(let path, let why): return "cannot start \(path): \(why)"
-        }
-    }
-}

@@ -93,18 +93,12 @@ public enum ControlSocket {
             // (A staging name too long for sun_path: bind in place, as a last resort.)
             let staging = address(path + ".\(getpid()).new") == nil ? path : path + ".\(getpid()).new"
             unlink(staging)
-            guard var address = address(staging) else { return nil }
-            #if canImport(Glibc)
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            #else
-            let fd = socket(AF_UNIX, SOCK_STREAM, 0)
-            #endif
+            guard let address = address(staging) else { return nil }
+            let fd = unixSocket()
             guard fd >= 0 else { throw LocalIOError(path: path, operation: "create socket", errno: errno) }
             let previous = umask(0o077)
             defer { umask(previous) }
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
+            let rc = call(with: address) { bind(fd, $0, $1) }
             guard rc == 0, systemListen(fd, 16) == 0, staging == path || rename(staging, path) == 0 else {
                 let code = errno
                 close(fd)
@@ -118,24 +112,33 @@ public enum ControlSocket {
 
     /// One connect: the descriptor, or whether the path exists with nobody listening.
     private static func attempt(_ path: String) -> (fd: Int32?, refused: Bool) {
-        guard var address = address(path) else { return (nil, false) }
-        #if canImport(Glibc)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
-        #endif
+        guard let address = address(path) else { return (nil, false) }
+        let fd = unixSocket()
         guard fd >= 0 else { return (nil, false) }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                systemConnect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let rc = call(with: address) { systemConnect(fd, $0, $1) }
         if rc != 0 {
             let code = errno
             close(fd)
             return (nil, code == ECONNREFUSED)
         }
         return (fd, false)
+    }
+
+    /// A new Unix stream socket (-1 with errno set on failure).
+    private static func unixSocket() -> Int32 {
+        #if canImport(Glibc)
+        socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        socket(AF_UNIX, SOCK_STREAM, 0)
+        #endif
+    }
+
+    /// Calls bind or connect with `address` as the generic sockaddr they take.
+    private static func call(with address: sockaddr_un, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+        var address = address
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
     }
 
     /// Runs `body` holding an exclusive lock on the directory of `path` (released on return).

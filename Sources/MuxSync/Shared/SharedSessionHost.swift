@@ -136,8 +136,7 @@ public final class SharedSessionHost: Sendable {
         options.maxDelete = request.maxDelete
         let filter = ExclusionFilter(root: local, excludes: request.excludes,
                                      useDefaults: !request.flags.contains("no-default-ignores"))
-        let display = Self.display(of: request)
-        let progress = display.reporter { connection.send(ControlReply.output(.stderr, Array($0.utf8))) }
+        let (display, progress) = Self.progress(for: request, to: connection)
         let report = try await PushJob(localRoot: local, remoteRoot: remote, client: client, options: options,
                                        isExcluded: filter.walkPredicate, progress: progress, logger: logger).run()
         progress.conclude(warnings: report.warnings, summary: display.summary ? report.headline(dryRun: options.dryRun) : nil,
@@ -154,8 +153,7 @@ public final class SharedSessionHost: Sendable {
         options.include = request.includes
         options.dryRun = request.flags.contains("dry-run")
         options.directoryAsName = request.flags.contains("directory-as-name")
-        let display = Self.display(of: request)
-        let progress = display.reporter { connection.send(ControlReply.output(.stderr, Array($0.utf8))) }
+        let (display, progress) = Self.progress(for: request, to: connection)
         let report = try await PullJob(remotePath: remote, localRoot: local, client: client, options: options,
                                        progress: progress, logger: logger).run()
         progress.conclude(warnings: report.warnings, summary: display.summary ? report.summary : nil,
@@ -163,8 +161,11 @@ public final class SharedSessionHost: Sendable {
         connection.send(ControlReply.exit(report.failures.isEmpty ? 0 : 1))
     }
 
-    /// The client's display; plain lines with a summary for a client that sent none.
-    private static func display(of request: ControlRequest) -> ControlDisplay {
-        request.display ?? ControlDisplay(mode: .plain, columns: 200, summary: true)
+    /// The client's display (plain lines with a summary for a client that sent none), and a
+    /// reporter that draws it as stderr output of the client.
+    private static func progress(for request: ControlRequest,
+                                 to connection: ControlConnection) -> (ControlDisplay, ProgressReporter) {
+        let display = request.display ?? ControlDisplay(mode: .plain, columns: 200, summary: true)
+        return (display, display.reporter { connection.send(ControlReply.output(.stderr, Array($0.utf8))) })
     }
 }
